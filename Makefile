@@ -1,0 +1,83 @@
+# vpnd - one strict Makefile.
+#   make            build build/vpnd
+#   make run        install missing packages, build, start vpnd on 127.0.0.1:8080 (data in ./var)
+#   make test       install missing packages, build under ASan+UBSan, run every test
+#   make unit       C unit tests only (current build flavour)
+#   make SANITIZE=address,undefined   sanitizer build
+#   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
+
+CC       ?= cc
+BUILD    ?= build
+SANITIZE ?=
+PYTHON   ?= /usr/bin/python3
+LISTEN   ?= 127.0.0.1:8080
+DATA     ?= var
+
+CFLAGS_BASE := -std=c17 -D_GNU_SOURCE -Wall -Wextra -Wshadow -Wformat=2 -Wno-format-nonliteral \
+	-Wstrict-prototypes -Wmissing-prototypes -O2 -g -Isrc -MMD -MP
+ifeq ($(CI),true)
+CFLAGS_BASE += -Werror
+endif
+ifneq ($(WERROR),)
+CFLAGS_BASE += -Werror
+endif
+ifneq ($(SANITIZE),)
+CFLAGS_BASE += -fsanitize=$(SANITIZE) -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS_SAN := -fsanitize=$(SANITIZE)
+endif
+CFLAGS  ?=
+CFLAGS  := $(CFLAGS_BASE) $(CFLAGS)
+LDLIBS  := -lmicrohttpd -ljansson -lsqlite3 -lpthread
+LDFLAGS += $(LDFLAGS_SAN)
+
+LIB_SRCS := $(sort $(wildcard src/core/*.c src/schema/*.c src/store/*.c src/model/*.c \
+	src/api/*.c src/http/*.c))
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all run test unit api deps clean gen-spec check-spec
+
+all: $(BUILD)/vpnd
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(BUILD)/libvpnd.a: $(LIB_OBJS)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/vpnd: $(BUILD)/src/vpnd.o $(BUILD)/libvpnd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libvpnd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lcmocka
+
+deps:
+	@sh scripts/install-deps.sh
+
+run: deps
+	$(MAKE) all
+	@mkdir -p $(DATA)
+	$(BUILD)/vpnd --listen $(LISTEN) --data $(DATA)
+
+unit: $(UNIT_BINS)
+	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
+
+api: $(BUILD)/vpnd
+	VPND_BIN=$(abspath $(BUILD)/vpnd) $(PYTHON) -m pytest -q tests/api
+
+# The README's test command: everything, under ASan+UBSan.
+test: deps
+	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
+
+gen-spec:
+	$(PYTHON) tools/gen_spec.py ../shared/spec/nsx-vmc-policy-ipsec-bgp-types.json \
+		tools/extra-types.json > src/schema/spec_gen.c
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,117 @@
+/*
+ * store.h - the durable store of policy objects, behind an ops table (after strongSwan's
+ * database_t). store_open() picks the backend by URI scheme: "sqlite:PATH" or "sqlite://PATH"
+ * (a PostgreSQL backend is planned: "postgresql://...").
+ *
+ * Model: a table of rows keyed by policy path; each row holds the object's kind (its
+ * resource_type), its _revision and its complete JSON text (secrets included; the store is
+ * trusted). A small key/value "meta" table holds server state (ids, keys).
+ *
+ * Writes are change sets. store_submit() queues a change set and returns at once; change sets are
+ * applied in submission order, each one atomically (all its rows or none), and the callback runs
+ * once the change set is durable (SQLite: WAL, synchronous=FULL) or has failed. The backend may
+ * group change sets that queue up while a commit is in flight into one transaction (group commit).
+ * Callers that need ordering across change sets submit under their own lock; submission itself
+ * is cheap and never blocks on I/O.
+ *
+ * Thread safety: every function may be called from any thread; callbacks run on the store's
+ * writer thread and must not call store_submit_sync() or store_close().
+ */
+#ifndef VPND_STORE_H
+#define VPND_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+
+struct store;
+
+enum store_op { STORE_PUT = 1, STORE_DEL = 2 };
+
+struct store_change {
+	enum store_op op;
+	const char *path;		/* primary key */
+	const char *kind;		/* resource_type; unused for STORE_DEL */
+	const char *json;		/* full object text; unused for STORE_DEL */
+	size_t json_len;
+	int64_t revision;
+};
+
+/* One stored row, as handed to a load callback. Pointers are valid only during the callback. */
+struct store_row {
+	const char *path;
+	const char *kind;
+	const char *json;
+	size_t json_len;
+	int64_t revision;
+};
+
+/* Called for each row by store_load(); a non-VPN_OK return stops the load with that error. */
+typedef enum vpn_err (*store_row_cb)(void *arg, const struct store_row *row);
+
+/*
+ * Called once per submitted change set, on the writer thread, when it is durable (rc VPN_OK) or
+ * has failed (rc VPN_E_STORE; nothing of the change set was applied).
+ */
+typedef void (*store_done_cb)(void *arg, enum vpn_err rc);
+
+struct store_ops {
+	const char *name;
+	/* Returns VPN_E_UNSUPPORTED (and does nothing) when @uri is not for this backend. */
+	enum vpn_err (*open)(struct store **out, const char *uri, struct vpn_error *err);
+	enum vpn_err (*load)(struct store *st, store_row_cb cb, void *arg, struct vpn_error *err);
+	/* Copies everything it needs from @changes before returning. */
+	enum vpn_err (*submit)(struct store *st, const struct store_change *changes, size_t n,
+			       store_done_cb done, void *arg);
+	/* Value for @key, heap-allocated (caller frees), or NULL (VPN_E_NOT_FOUND). */
+	enum vpn_err (*meta_get)(struct store *st, const char *key, char **value,
+				 struct vpn_error *err);
+	/* Durable when it returns; ordered after every change set submitted before it. */
+	enum vpn_err (*meta_set)(struct store *st, const char *key, const char *value,
+				 struct vpn_error *err);
+	/* Drain the queue (every pending callback runs), stop the writer, close. */
+	void (*close)(struct store *st);
+};
+
+/* Every backend struct starts with this. */
+struct store {
+	const struct store_ops *ops;
+};
+
+/* Open the backend for @uri. On failure *out is NULL and @err says why. */
+enum vpn_err store_open(struct store **out, const char *uri, struct vpn_error *err);
+
+static inline enum vpn_err
+store_load(struct store *st, store_row_cb cb, void *arg, struct vpn_error *err)
+{
+	return st->ops->load(st, cb, arg, err);
+}
+
+static inline enum vpn_err
+store_submit(struct store *st, const struct store_change *ch, size_t n, store_done_cb done,
+	     void *arg)
+{
+	return st->ops->submit(st, ch, n, done, arg);
+}
+
+static inline enum vpn_err
+store_meta_get(struct store *st, const char *key, char **value, struct vpn_error *err)
+{
+	return st->ops->meta_get(st, key, value, err);
+}
+
+static inline enum vpn_err
+store_meta_set(struct store *st, const char *key, const char *value, struct vpn_error *err)
+{
+	return st->ops->meta_set(st, key, value, err);
+}
+
+/* NULL-safe. */
+void store_close(struct store *st);
+
+/* Submit and wait until durable. Returns the change set's outcome. */
+enum vpn_err store_submit_sync(struct store *st, const struct store_change *ch, size_t n,
+			       struct vpn_error *err);
+
+#endif
