@@ -23,8 +23,18 @@
 
 struct schema_type;
 
-/* Build the joined tables. Call once before anything else here. */
+/* Build the joined tables. Call once before anything else here (again: no-op). */
 enum vpn_err schema_init(struct vpn_error *err);
+
+/* Free the joined tables (tests; leak checkers). schema_init() may be called again. */
+void schema_fini(void);
+
+/*
+ * Restrict enums to the values the seed lists for VMware Cloud on AWS (default: on). Off, the
+ * spec's full lists apply (e.g. tunnel GMAC / NO_ENCRYPTION ciphers, SHA2_384/512 digests, and
+ * compliance suites other than NONE). Process-wide; set it before serving requests.
+ */
+void schema_set_strict_vmc_enums(bool on);
 
 /* Descriptor for @resource_type ("IPSecVpnIkeProfile", ...), or NULL. */
 const struct schema_type *schema_type_get(const char *resource_type);

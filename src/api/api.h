@@ -1,0 +1,73 @@
+/*
+ * api.h - the NSX Policy API: one const route table, URL normalisation and the handlers that
+ * turn requests into model reads and writes. Knows nothing about sockets: http/ hands it a
+ * struct api_req and gets back a struct api_resp, now or later (writes answer once durable).
+ */
+#ifndef VPND_API_H
+#define VPND_API_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "core/err.h"
+
+struct model;
+struct api;
+
+enum api_method {
+	API_GET = 1 << 0,
+	API_PUT = 1 << 1,
+	API_PATCH = 1 << 2,
+	API_DELETE = 1 << 3,
+	API_POST = 1 << 4,
+	API_HEAD = 1 << 5,
+	API_OTHER = 1 << 6,
+};
+
+struct api_req {
+	enum api_method method;
+	const char *url;		/* decoded path, without the query string */
+	/* query parameter accessor: value or NULL */
+	const char *(*query)(void *qctx, const char *key);
+	void *qctx;
+	const char *body;
+	size_t body_len;
+	bool body_too_big;
+	const char *user;
+};
+
+struct api_resp {
+	int status;
+	char *body;			/* heap; owned by the receiver */
+	size_t len;
+	const char *content_type;	/* static string */
+	const char *allow;		/* static string for 405, or NULL */
+};
+
+/* Called once with the response of a request answered later. Runs on another thread. */
+typedef void (*api_done_cb)(void *arg, struct api_resp *resp);
+
+struct api_config {
+	size_t max_body;		/* bytes; larger bodies get 413 */
+};
+
+enum vpn_err api_new(struct api **out, struct model *m, const struct api_config *cfg);
+void api_free(struct api *a);
+
+/*
+ * Handle @rq. Returns true when @out holds the response now; false when the response will be
+ * delivered to @cb(@arg, ...) later (exactly once).
+ */
+bool api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_done_cb cb,
+		void *arg);
+
+/* Route table introspection, for tests that must cover every route. */
+struct api_route_info {
+	const char *pattern;
+	unsigned methods;
+	bool writes;			/* at least one method changes state */
+};
+size_t api_route_count(void);
+const struct api_route_info *api_route_at(size_t i);
+
+#endif

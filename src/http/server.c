@@ -1,0 +1,316 @@
+#include "http/server.h"
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "api/api.h"
+#include "core/buf.h"
+#include "core/log.h"
+
+struct http_server {
+	struct MHD_Daemon *d;
+	struct api *api;
+	struct http_config cfg;
+	atomic_uint pending;		/* suspended connections awaiting a durable write */
+	unsigned port;
+};
+
+enum rstate { RS_READING, RS_PENDING, RS_DONE };
+
+struct req_ctx {
+	struct http_server *srv;
+	struct MHD_Connection *conn;
+	pthread_mutex_t mu;
+	enum rstate state;
+	struct buf body;
+	bool too_big;
+	struct api_resp resp;
+};
+
+static enum api_method
+parse_method(const char *m)
+{
+	if (!strcmp(m, "GET"))
+		return API_GET;
+	if (!strcmp(m, "PUT"))
+		return API_PUT;
+	if (!strcmp(m, "PATCH"))
+		return API_PATCH;
+	if (!strcmp(m, "DELETE"))
+		return API_DELETE;
+	if (!strcmp(m, "POST"))
+		return API_POST;
+	if (!strcmp(m, "HEAD"))
+		return API_HEAD;
+	return API_OTHER;
+}
+
+static const char *
+query_get(void *qctx, const char *key)
+{
+	return MHD_lookup_connection_value(qctx, MHD_GET_ARGUMENT_KIND, key);
+}
+
+static enum MHD_Result
+queue(struct req_ctx *rc)
+{
+	struct MHD_Response *r;
+	enum MHD_Result ret;
+
+	if (rc->resp.body && rc->resp.len) {
+		r = MHD_create_response_from_buffer(rc->resp.len, rc->resp.body,
+						    MHD_RESPMEM_MUST_FREE);
+		if (r)
+			rc->resp.body = NULL;
+	} else {
+		r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+	}
+	if (!r)
+		return MHD_NO;
+	if (rc->resp.content_type && rc->resp.len)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rc->resp.content_type);
+	if (rc->resp.allow)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rc->resp.allow);
+	ret = MHD_queue_response(rc->conn, (unsigned)rc->resp.status, r);
+	MHD_destroy_response(r);
+	return ret;
+}
+
+static void
+on_done(void *arg, struct api_resp *resp)
+{
+	struct req_ctx *rc = arg;
+
+	pthread_mutex_lock(&rc->mu);
+	rc->resp = *resp;
+	rc->state = RS_DONE;
+	MHD_resume_connection(rc->conn);
+	atomic_fetch_sub(&rc->srv->pending, 1);
+	pthread_mutex_unlock(&rc->mu);
+}
+
+static enum MHD_Result
+on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
+	   const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+	struct http_server *srv = cls;
+	struct req_ctx *rc = *con_cls;
+	struct api_req rq;
+	bool now;
+
+	(void)version;
+	if (!rc) {
+		rc = calloc(1, sizeof(*rc));
+		if (!rc)
+			return MHD_NO;
+		rc->srv = srv;
+		rc->conn = conn;
+		pthread_mutex_init(&rc->mu, NULL);
+		buf_init(&rc->body, srv->cfg.max_body);
+		*con_cls = rc;
+		return MHD_YES;
+	}
+	if (*upload_data_size) {
+		if (!rc->too_big && buf_add(&rc->body, upload_data, *upload_data_size))
+			rc->too_big = true;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	if (rc->state == RS_DONE)
+		return queue(rc);
+	if (rc->state == RS_PENDING)
+		return MHD_YES;
+
+	memset(&rq, 0, sizeof(rq));
+	rq.method = parse_method(method);
+	rq.url = url;
+	rq.query = query_get;
+	rq.qctx = conn;
+	rq.body = rc->body.p ? rc->body.p : "";
+	rq.body_len = rc->body.len;
+	rq.body_too_big = rc->too_big;
+	rq.user = "admin";
+	pthread_mutex_lock(&rc->mu);
+	atomic_fetch_add(&srv->pending, 1);
+	now = api_handle(srv->api, &rq, &rc->resp, on_done, rc);
+	if (now) {
+		atomic_fetch_sub(&srv->pending, 1);
+		rc->state = RS_DONE;
+		pthread_mutex_unlock(&rc->mu);
+		return queue(rc);
+	}
+	if (rc->state != RS_DONE) {
+		rc->state = RS_PENDING;
+		MHD_suspend_connection(conn);
+	}
+	pthread_mutex_unlock(&rc->mu);
+	return MHD_YES;
+}
+
+static void
+on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+	     enum MHD_RequestTerminationCode toe)
+{
+	struct req_ctx *rc = *con_cls;
+
+	(void)cls;
+	(void)conn;
+	(void)toe;
+	if (!rc)
+		return;
+	buf_release(&rc->body);
+	free(rc->resp.body);
+	pthread_mutex_destroy(&rc->mu);
+	free(rc);
+	*con_cls = NULL;
+}
+
+static bool
+parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
+{
+	char host[128];
+	const char *colon;
+	char *end;
+	long port;
+	size_t hl;
+
+	memset(ss, 0, sizeof(*ss));
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+
+		if (!rb || rb[1] != ':')
+			return false;
+		hl = (size_t)(rb - s - 1);
+		colon = rb + 1;
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s + 1, hl);
+	} else {
+		colon = strrchr(s, ':');
+		if (!colon)
+			return false;
+		hl = (size_t)(colon - s);
+		if (hl >= sizeof(host))
+			return false;
+		memcpy(host, s, hl);
+	}
+	host[hl] = '\0';
+	port = strtol(colon + 1, &end, 10);
+	if (*end || port < 0 || port > 65535 || colon[1] == '\0')
+		return false;
+	if (!hl || !strcmp(host, "*"))
+		snprintf(host, sizeof(host), "0.0.0.0");
+	if (strchr(host, ':')) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, host, &a->sin6_addr) != 1)
+			return false;
+		*sl = sizeof(*a);
+	} else {
+		struct sockaddr_in *a = (struct sockaddr_in *)ss;
+
+		a->sin_family = AF_INET;
+		a->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, host, &a->sin_addr) != 1)
+			return false;
+		*sl = sizeof(*a);
+	}
+	return true;
+}
+
+static void
+mhd_log(void *cls, const char *fmt, va_list ap)
+{
+	char msg[512];
+
+	(void)cls;
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	msg[strcspn(msg, "\n")] = '\0';
+	log_debug("http: %s", msg);
+}
+
+enum vpn_err
+http_start(struct http_server **out, struct api *a, const struct http_config *cfg,
+	   struct vpn_error *err)
+{
+	struct http_server *s;
+	struct sockaddr_storage ss;
+	socklen_t sl = 0;
+	unsigned threads = cfg->threads;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
+			 MHD_USE_ERROR_LOG;
+	const union MHD_DaemonInfo *info;
+
+	*out = NULL;
+	if (!parse_listen(cfg->listen, &ss, &sl))
+		return vpn_error_set(err, VPN_E_INVALID, 0,
+				     "invalid --listen %s: expected ADDR:PORT or [V6ADDR]:PORT",
+				     cfg->listen);
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	s->api = a;
+	s->cfg = *cfg;
+	if (!threads) {
+		long n = sysconf(_SC_NPROCESSORS_ONLN);
+
+		threads = n > 0 ? (unsigned)n : 1;
+	}
+	if (ss.ss_family == AF_INET6)
+		flags |= MHD_USE_IPv6;
+	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
+				MHD_OPTION_THREAD_POOL_SIZE, threads,
+				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
+				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
+				MHD_OPTION_END);
+	if (!s->d) {
+		free(s);
+		return vpn_error_set(err, VPN_E_INTERNAL, 0, "cannot listen on %s", cfg->listen);
+	}
+	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+	s->port = info ? info->port : 0;
+	*out = s;
+	return VPN_OK;
+}
+
+unsigned
+http_port(const struct http_server *s)
+{
+	return s->port;
+}
+
+void
+http_stop(struct http_server *s)
+{
+	MHD_socket lfd;
+	int i;
+
+	if (!s)
+		return;
+	lfd = MHD_quiesce_daemon(s->d);
+	/* let suspended writes finish: they resume once the store answers */
+	for (i = 0; i < 1000 && atomic_load(&s->pending); i++) {
+		struct timespec ts = { 0, 10 * 1000 * 1000 };
+
+		nanosleep(&ts, NULL);
+	}
+	MHD_stop_daemon(s->d);
+	if (lfd != MHD_INVALID_SOCKET)
+		close(lfd);
+	free(s);
+}

@@ -1,0 +1,1294 @@
+#include "model/model.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/hmap.h"
+#include "core/log.h"
+#include "core/netaddr.h"
+#include "core/util.h"
+#include "schema/schema.h"
+
+#define T0 "/infra/tier-0s/vmc"
+#define LS T0 "/locale-services/default"
+#define SVC LS "/ipsec-vpn-services/default"
+
+const struct coll coll_ike_profiles = { "/infra/ipsec-vpn-ike-profiles", { "IPSecVpnIkeProfile" }, false, false };
+const struct coll coll_tunnel_profiles = { "/infra/ipsec-vpn-tunnel-profiles", { "IPSecVpnTunnelProfile" }, false, false };
+const struct coll coll_dpd_profiles = { "/infra/ipsec-vpn-dpd-profiles", { "IPSecVpnDpdProfile" }, false, false };
+const struct coll coll_tier0s = { "/infra/tier-0s", { "Tier0" }, false, true };
+const struct coll coll_locale_services = { T0 "/locale-services", { "LocaleServices" }, false, true };
+const struct coll coll_prefix_lists = { T0 "/prefix-lists", { "PrefixList" }, false, false };
+const struct coll coll_bgp_config = { LS, { "BgpRoutingConfig" }, false, true };
+const struct coll coll_bgp_neighbors = { LS "/bgp/neighbors", { "BgpNeighborConfig" }, false, false };
+const struct coll coll_vpn_services = { LS "/ipsec-vpn-services", { "IPSecVpnService" }, false, true };
+const struct coll coll_local_endpoints = { SVC "/local-endpoints", { "IPSecVpnLocalEndpoint" }, false, true };
+const struct coll coll_sessions = { SVC "/sessions",
+	{ "RouteBasedIPSecVpnSession", "PolicyBasedIPSecVpnSession" }, true, false };
+
+/* Every collection, in one table; index = coll_state slot. Longest paths first for lookup. */
+static const struct coll *const colls[] = {
+	&coll_local_endpoints, &coll_sessions, &coll_vpn_services, &coll_bgp_neighbors,
+	&coll_prefix_lists, &coll_locale_services, &coll_bgp_config, &coll_tier0s,
+	&coll_ike_profiles, &coll_tunnel_profiles, &coll_dpd_profiles,
+};
+#define NCOLLS (sizeof(colls) / sizeof(colls[0]))
+
+#define ID_MAX 255
+
+struct obj {
+	char *path;
+	const char *id;			/* points into path */
+	const struct coll *coll;
+	const struct schema_type *type;
+	char *pub;			/* rendered without secrets */
+	size_t pub_len;
+	char *full;			/* rendered with secrets: what the store holds */
+	size_t full_len;
+	char *display_name;
+	char *create_user;
+	char unique_id[37];
+	int64_t create_time;
+	int64_t revision;
+	bool system;
+	size_t coll_idx;
+	char **refs;			/* distinct target paths this object refers to */
+	size_t nrefs;
+	struct netprefix *vti;		/* sessions: tunnel-interface subnets */
+	size_t nvti;
+	bool has_nbr;			/* neighbors: address indexed */
+	struct netaddr nbr;
+};
+
+struct coll_state {
+	struct obj **v;
+	size_t n, cap;
+};
+
+struct referrer {
+	char *src;
+	unsigned count;
+};
+
+struct refset {
+	char *target;
+	struct referrer *v;
+	size_t n, cap;
+};
+
+struct nbr_entry {
+	struct netaddr a;
+	struct obj *o;
+};
+
+struct model {
+	pthread_rwlock_t lock;
+	struct store *st;
+	struct hmap objs;		/* path -> obj */
+	struct hmap refs;		/* target path -> refset */
+	struct coll_state cs[NCOLLS];
+	struct nbr_entry *nbrs;		/* sorted by address */
+	size_t nnbrs, capnbrs;
+	atomic_bool failed;
+	int64_t system_time;
+};
+
+/* ---------------------------------------------------------------------------------------- */
+/* objects */
+
+static void
+obj_free(struct obj *o)
+{
+	size_t i;
+
+	if (!o)
+		return;
+	for (i = 0; i < o->nrefs; i++)
+		free(o->refs[i]);
+	free(o->refs);
+	free(o->vti);
+	free(o->path);
+	free(o->pub);
+	free(o->full);
+	free(o->display_name);
+	free(o->create_user);
+	free(o);
+}
+
+static size_t
+coll_index(const struct coll *c)
+{
+	size_t i;
+
+	for (i = 0; i < NCOLLS; i++)
+		if (colls[i] == c)
+			return i;
+	return 0;
+}
+
+static const struct coll *
+coll_of_path(const char *path, const char **id)
+{
+	size_t i;
+
+	for (i = 0; i < NCOLLS; i++) {
+		size_t n = strlen(colls[i]->path);
+
+		if (!strncmp(path, colls[i]->path, n) && path[n] == '/' && path[n + 1] &&
+		    !strchr(path + n + 1, '/')) {
+			/* the bgp singleton lives directly under the locale service */
+			if (colls[i] == &coll_bgp_config && strcmp(path + n + 1, "bgp"))
+				continue;
+			*id = path + n + 1;
+			return colls[i];
+		}
+	}
+	return NULL;
+}
+
+static bool
+type_allowed(const struct coll *c, const char *t)
+{
+	size_t i;
+
+	for (i = 0; i < 3 && c->types[i]; i++)
+		if (!strcmp(c->types[i], t))
+			return true;
+	return false;
+}
+
+struct refs_acc {
+	struct obj *o;
+	enum vpn_err rc;
+};
+
+static enum vpn_err
+collect_ref(void *arg, const char *where, const char *target, const char *prefix)
+{
+	struct refs_acc *acc = arg;
+	struct obj *o = acc->o;
+	char **nv;
+	size_t i;
+
+	(void)where;
+	(void)prefix;
+	for (i = 0; i < o->nrefs; i++)
+		if (!strcmp(o->refs[i], target))
+			return VPN_OK;
+	nv = realloc(o->refs, (o->nrefs + 1) * sizeof(*nv));
+	if (!nv)
+		return VPN_E_NOMEM;
+	o->refs = nv;
+	o->refs[o->nrefs] = strdup(target);
+	if (!o->refs[o->nrefs])
+		return VPN_E_NOMEM;
+	o->nrefs++;
+	return VPN_OK;
+}
+
+/* Derive the indexed facts (references, VTI subnets, neighbor address) from the object. */
+static enum vpn_err
+obj_index_facts(struct obj *o, const json_t *doc)
+{
+	struct refs_acc acc = { o, VPN_OK };
+	enum vpn_err rc;
+
+	rc = schema_refs(o->type, doc, collect_ref, &acc);
+	if (rc)
+		return rc;
+	if (o->coll == &coll_sessions) {
+		json_t *tis = json_object_get(doc, "tunnel_interfaces"), *ti;
+		size_t i, j;
+
+		json_array_foreach(tis, i, ti) {
+			json_t *subs = json_object_get(ti, "ip_subnets"), *sub;
+
+			json_array_foreach(subs, j, sub) {
+				json_t *ips = json_object_get(sub, "ip_addresses"), *ip;
+				json_int_t plen = json_integer_value(json_object_get(sub, "prefix_length"));
+				size_t k;
+
+				json_array_foreach(ips, k, ip) {
+					struct netprefix p;
+					struct netprefix *nv;
+
+					if (!netaddr_parse(json_string_value(ip), &p.addr))
+						continue;
+					if (plen < 0 || (unsigned)plen > netaddr_bits(&p.addr))
+						continue;
+					p.len = (uint8_t)plen;
+					nv = realloc(o->vti, (o->nvti + 1) * sizeof(*nv));
+					if (!nv)
+						return VPN_E_NOMEM;
+					o->vti = nv;
+					o->vti[o->nvti++] = p;
+				}
+			}
+		}
+	} else if (o->coll == &coll_bgp_neighbors) {
+		o->has_nbr = netaddr_parse(json_string_value(json_object_get(doc, "neighbor_address")),
+					   &o->nbr);
+	}
+	return VPN_OK;
+}
+
+static const char *
+jstr(const json_t *o, const char *k)
+{
+	return json_string_value(json_object_get(o, k));
+}
+
+/*
+ * Build an obj from a finished document (server fields present). @doc is borrowed.
+ */
+static enum vpn_err
+obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
+{
+	struct obj *o = calloc(1, sizeof(*o));
+	json_t *pub = NULL, *full = NULL;
+	const char *s, *idp;
+	enum vpn_err rc = VPN_E_NOMEM;
+
+	*out = NULL;
+	if (!o)
+		goto out;
+	o->coll = c;
+	o->path = strdup(path);
+	if (!o->path)
+		goto out;
+	idp = strrchr(o->path, '/');
+	o->id = idp ? idp + 1 : o->path;
+	o->type = schema_type_get(jstr(doc, "resource_type") ? jstr(doc, "resource_type") : "");
+	if (!o->type) {
+		rc = VPN_E_INTERNAL;
+		goto out;
+	}
+	o->revision = json_integer_value(json_object_get(doc, "_revision"));
+	o->create_time = json_integer_value(json_object_get(doc, "_create_time"));
+	o->system = json_is_true(json_object_get(doc, "_system_owned"));
+	s = jstr(doc, "unique_id");
+	snprintf(o->unique_id, sizeof(o->unique_id), "%s", s ? s : "");
+	o->display_name = strdup(jstr(doc, "display_name") ? jstr(doc, "display_name") : o->id);
+	o->create_user = strdup(jstr(doc, "_create_user") ? jstr(doc, "_create_user") : "");
+	if (!o->display_name || !o->create_user)
+		goto out;
+	pub = schema_render(o->type, doc, 0);
+	full = schema_render(o->type, doc, SCHEMA_RENDER_SECRETS);
+	if (!pub || !full)
+		goto out;
+	o->pub = json_dumps(pub, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	o->full = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!o->pub || !o->full)
+		goto out;
+	o->pub_len = strlen(o->pub);
+	o->full_len = strlen(o->full);
+	rc = obj_index_facts(o, doc);
+	if (rc)
+		goto out;
+	*out = o;
+	o = NULL;
+out:
+	json_decref(pub);
+	json_decref(full);
+	obj_free(o);
+	return rc;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* indexes */
+
+static enum vpn_err
+ref_add(struct model *m, const char *target, const char *src)
+{
+	struct refset *rs = hmap_get(&m->refs, target);
+	size_t i;
+
+	if (!rs) {
+		rs = calloc(1, sizeof(*rs));
+		if (!rs)
+			return VPN_E_NOMEM;
+		rs->target = strdup(target);
+		if (!rs->target || hmap_put(&m->refs, rs->target, rs, NULL)) {
+			free(rs->target);
+			free(rs);
+			return VPN_E_NOMEM;
+		}
+	}
+	for (i = 0; i < rs->n; i++) {
+		if (!strcmp(rs->v[i].src, src)) {
+			rs->v[i].count++;
+			return VPN_OK;
+		}
+	}
+	if (rs->n == rs->cap) {
+		size_t nc = rs->cap ? rs->cap * 2 : 4;
+		struct referrer *nv = realloc(rs->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return VPN_E_NOMEM;
+		rs->v = nv;
+		rs->cap = nc;
+	}
+	rs->v[rs->n].src = strdup(src);
+	if (!rs->v[rs->n].src)
+		return VPN_E_NOMEM;
+	rs->v[rs->n++].count = 1;
+	return VPN_OK;
+}
+
+static void
+ref_del(struct model *m, const char *target, const char *src)
+{
+	struct refset *rs = hmap_get(&m->refs, target);
+	size_t i;
+
+	if (!rs)
+		return;
+	for (i = 0; i < rs->n; i++) {
+		if (strcmp(rs->v[i].src, src))
+			continue;
+		if (--rs->v[i].count == 0) {
+			free(rs->v[i].src);
+			rs->v[i] = rs->v[--rs->n];
+		}
+		break;
+	}
+	if (!rs->n) {
+		hmap_del(&m->refs, target);
+		free(rs->target);
+		free(rs->v);
+		free(rs);
+	}
+}
+
+static size_t
+nbr_lower_bound(const struct model *m, const struct netaddr *a)
+{
+	size_t lo = 0, hi = m->nnbrs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (netaddr_cmp(&m->nbrs[mid].a, a) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static enum vpn_err
+nbr_add(struct model *m, struct obj *o)
+{
+	size_t at;
+
+	if (!o->has_nbr)
+		return VPN_OK;
+	if (m->nnbrs == m->capnbrs) {
+		size_t nc = m->capnbrs ? m->capnbrs * 2 : 16;
+		struct nbr_entry *nv = realloc(m->nbrs, nc * sizeof(*nv));
+
+		if (!nv)
+			return VPN_E_NOMEM;
+		m->nbrs = nv;
+		m->capnbrs = nc;
+	}
+	at = nbr_lower_bound(m, &o->nbr);
+	memmove(&m->nbrs[at + 1], &m->nbrs[at], (m->nnbrs - at) * sizeof(*m->nbrs));
+	m->nbrs[at].a = o->nbr;
+	m->nbrs[at].o = o;
+	m->nnbrs++;
+	return VPN_OK;
+}
+
+static void
+nbr_del(struct model *m, struct obj *o)
+{
+	size_t at;
+
+	if (!o->has_nbr)
+		return;
+	for (at = nbr_lower_bound(m, &o->nbr); at < m->nnbrs; at++) {
+		if (m->nbrs[at].o == o) {
+			memmove(&m->nbrs[at], &m->nbrs[at + 1],
+				(m->nnbrs - at - 1) * sizeof(*m->nbrs));
+			m->nnbrs--;
+			return;
+		}
+		if (netaddr_cmp(&m->nbrs[at].a, &o->nbr))
+			return;
+	}
+}
+
+/* First neighbor whose address lies in @p, or NULL. */
+static struct obj *
+nbr_in_prefix(const struct model *m, const struct netprefix *p)
+{
+	struct netaddr net = p->addr;
+	unsigned bits = netaddr_bits(&net), i;
+	size_t at;
+
+	for (i = p->len; i < bits; i++)
+		net.bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	at = nbr_lower_bound(m, &net);
+	if (at < m->nnbrs && netprefix_contains(p, &m->nbrs[at].a))
+		return m->nbrs[at].o;
+	return NULL;
+}
+
+/* Insert @o (not yet in the model) into the maps and indexes. */
+static enum vpn_err
+model_link(struct model *m, struct obj *o)
+{
+	struct coll_state *cs = &m->cs[coll_index(o->coll)];
+	enum vpn_err rc;
+	size_t i;
+
+	if (cs->n == cs->cap) {
+		size_t nc = cs->cap ? cs->cap * 2 : 16;
+		struct obj **nv = realloc(cs->v, nc * sizeof(*nv));
+
+		if (!nv)
+			return VPN_E_NOMEM;
+		cs->v = nv;
+		cs->cap = nc;
+	}
+	rc = hmap_put(&m->objs, o->path, o, NULL);
+	if (rc)
+		return rc;
+	o->coll_idx = cs->n;
+	cs->v[cs->n++] = o;
+	for (i = 0; i < o->nrefs; i++) {
+		rc = ref_add(m, o->refs[i], o->path);
+		if (rc)
+			return rc;
+	}
+	return nbr_add(m, o);
+}
+
+/* Remove @o from the maps and indexes (does not free it). */
+static void
+model_unlink(struct model *m, struct obj *o)
+{
+	struct coll_state *cs = &m->cs[coll_index(o->coll)];
+	size_t i;
+
+	hmap_del(&m->objs, o->path);
+	cs->v[o->coll_idx] = cs->v[--cs->n];
+	cs->v[o->coll_idx]->coll_idx = o->coll_idx;
+	for (i = 0; i < o->nrefs; i++)
+		ref_del(m, o->refs[i], o->path);
+	nbr_del(m, o);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* finishing objects */
+
+/*
+ * Add the server-set fields to candidate @doc and return the finished object.
+ * @cur is the object being replaced, or NULL on create.
+ */
+static enum vpn_err
+finish_doc(json_t *doc, const struct coll *c, const char *type, const char *id,
+	   const struct obj *cur, const char *user, int64_t now, bool system)
+{
+	char path[1024], uuid[37];
+	int n;
+
+	n = snprintf(path, sizeof(path), "%s/%s", c->path, id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return VPN_E_INVALID;
+	if (cur && cur->unique_id[0])
+		snprintf(uuid, sizeof(uuid), "%s", cur->unique_id);
+	else
+		util_uuid4(uuid);
+	if (json_object_set_new(doc, "resource_type", json_string(type)) ||
+	    json_object_set_new(doc, "id", json_string(id)) ||
+	    (!json_is_string(json_object_get(doc, "display_name")) &&
+	     json_object_set_new(doc, "display_name", json_string(id))) ||
+	    json_object_set_new(doc, "path", json_string(path)) ||
+	    json_object_set_new(doc, "relative_path", json_string(id)) ||
+	    json_object_set_new(doc, "parent_path", json_string(c->path)) ||
+	    json_object_set_new(doc, "unique_id", json_string(uuid)) ||
+	    json_object_set_new(doc, "realization_id", json_string(uuid)) ||
+	    json_object_set_new(doc, "marked_for_delete", json_false()) ||
+	    json_object_set_new(doc, "overridden", json_false()) ||
+	    json_object_set_new(doc, "_create_time", json_integer(cur ? cur->create_time : now)) ||
+	    json_object_set_new(doc, "_create_user", json_string(cur ? cur->create_user : user)) ||
+	    json_object_set_new(doc, "_last_modified_time", json_integer(now)) ||
+	    json_object_set_new(doc, "_last_modified_user", json_string(user)) ||
+	    json_object_set_new(doc, "_system_owned", json_boolean(system)) ||
+	    json_object_set_new(doc, "_protection", json_string(system ? "PROTECTED" : "NOT_PROTECTED")) ||
+	    json_object_set_new(doc, "_revision", json_integer(cur ? cur->revision + 1 : 0)))
+		return VPN_E_NOMEM;
+	/* parent_path of the bgp singleton is the locale service itself */
+	return VPN_OK;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* open / close, system objects */
+
+static enum vpn_err
+load_row(void *arg, const struct store_row *row)
+{
+	struct model *m = arg;
+	const struct coll *c;
+	const char *id;
+	json_t *doc = NULL;
+	json_error_t jerr;
+	struct obj *o = NULL;
+	enum vpn_err rc = VPN_OK;
+
+	c = coll_of_path(row->path, &id);
+	if (!c) {
+		log_warn("store: ignoring row with unknown path %s", row->path);
+		return VPN_OK;
+	}
+	doc = json_loadb(row->json, row->json_len, 0, &jerr);
+	if (!json_is_object(doc)) {
+		log_error("store: row %s is not a JSON object (line %d: %s)", row->path, jerr.line,
+			  jerr.text);
+		rc = VPN_E_STORE;
+		goto out;
+	}
+	rc = obj_from_doc(c, row->path, doc, &o);
+	if (rc) {
+		log_error("store: row %s cannot be loaded (%s)", row->path, vpn_err_name(rc));
+		goto out;
+	}
+	if (hmap_get(&m->objs, o->path)) {
+		log_warn("store: duplicate row %s ignored", o->path);
+		goto out;
+	}
+	rc = model_link(m, o);
+	if (!rc)
+		o = NULL;
+out:
+	obj_free(o);
+	json_decref(doc);
+	return rc;
+}
+
+struct sys_obj {
+	const struct coll *c;
+	const char *id;
+	const char *type;
+	const char *json;		/* type-specific fields */
+};
+
+static enum vpn_err
+add_system(struct model *m, const struct coll *c, const char *id, const char *type,
+	   const char *body, struct vpn_error *err)
+{
+	json_t *doc = NULL;
+	json_error_t jerr;
+	struct obj *o = NULL;
+	char path[512];
+	enum vpn_err rc;
+	const struct schema_type *t = schema_type_get(type);
+
+	snprintf(path, sizeof(path), "%s/%s", c->path, id);
+	if (hmap_get(&m->objs, path))
+		return VPN_OK;
+	if (!t)
+		return vpn_error_set(err, VPN_E_INTERNAL, 0, "system object type %s unknown", type);
+	doc = json_loads(body, 0, &jerr);
+	if (!doc)
+		return vpn_error_set(err, VPN_E_INTERNAL, 0, "system object %s: %s", path, jerr.text);
+	rc = schema_validate(t, doc, err);
+	if (rc)
+		goto out;
+	rc = finish_doc(doc, c, type, id, NULL, "system", m->system_time, true);
+	if (!rc)
+		rc = obj_from_doc(c, path, doc, &o);
+	if (!rc)
+		rc = model_link(m, o);
+	if (!rc)
+		o = NULL;
+	else
+		vpn_error_set(err, rc, 0, "cannot create system object %s", path);
+out:
+	obj_free(o);
+	json_decref(doc);
+	return rc;
+}
+
+static enum vpn_err
+add_system_objects(struct model *m, const struct model_config *cfg, struct vpn_error *err)
+{
+	char le_pub[256], le_priv[256];
+	enum vpn_err rc;
+
+	snprintf(le_pub, sizeof(le_pub), "{\"local_address\":\"%s\",\"local_id\":\"%s\"}",
+		 cfg->public_ip, cfg->public_ip);
+	snprintf(le_priv, sizeof(le_priv), "{\"local_address\":\"%s\",\"local_id\":\"%s\"}",
+		 cfg->private_ip, cfg->private_ip);
+	if ((rc = add_system(m, &coll_dpd_profiles, "nsx-default-l3vpn-dpd-profile",
+			     "IPSecVpnDpdProfile",
+			     "{\"enabled\":true,\"dpd_probe_mode\":\"PERIODIC\",\"dpd_probe_interval\":60,"
+			     "\"retry_count\":5}", err)) ||
+	    (rc = add_system(m, &coll_ike_profiles, "nsx-default-l3vpn-ike-profile",
+			     "IPSecVpnIkeProfile",
+			     "{\"ike_version\":\"IKE_V2\",\"encryption_algorithms\":[\"AES_128\"],"
+			     "\"digest_algorithms\":[\"SHA2_256\"],\"dh_groups\":[\"GROUP14\"],"
+			     "\"sa_life_time\":86400}", err)) ||
+	    (rc = add_system(m, &coll_tunnel_profiles, "nsx-default-l3vpn-tunnel-profile",
+			     "IPSecVpnTunnelProfile",
+			     "{\"encryption_algorithms\":[\"AES_GCM_128\"],\"digest_algorithms\":[],"
+			     "\"dh_groups\":[\"GROUP14\"],\"enable_perfect_forward_secrecy\":true,"
+			     "\"df_policy\":\"COPY\",\"sa_life_time\":3600}", err)) ||
+	    (rc = add_system(m, &coll_tier0s, "vmc", "Tier0", "{}", err)) ||
+	    (rc = add_system(m, &coll_locale_services, "default", "LocaleServices", "{}", err)) ||
+	    (rc = add_system(m, &coll_bgp_config, "bgp", "BgpRoutingConfig",
+			     "{\"enabled\":true,\"local_as_num\":\"65000\",\"ecmp\":true}", err)) ||
+	    (rc = add_system(m, &coll_vpn_services, "default", "IPSecVpnService",
+			     "{\"enabled\":true,\"ha_sync\":true,\"ike_log_level\":\"INFO\"}", err)) ||
+	    (rc = add_system(m, &coll_local_endpoints, "Public-IP1", "IPSecVpnLocalEndpoint",
+			     le_pub, err)) ||
+	    (rc = add_system(m, &coll_local_endpoints, "Private-IP1", "IPSecVpnLocalEndpoint",
+			     le_priv, err)))
+		return rc;
+	return VPN_OK;
+}
+
+enum vpn_err
+model_open(struct model **out, struct store *st, const struct model_config *cfg,
+	   struct vpn_error *err)
+{
+	struct model *m = calloc(1, sizeof(*m));
+	char *v = NULL;
+	enum vpn_err rc = VPN_E_NOMEM;
+
+	*out = NULL;
+	if (!m)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	pthread_rwlock_init(&m->lock, NULL);
+	hmap_init(&m->objs);
+	hmap_init(&m->refs);
+	m->st = st;
+	/* system objects keep the time of the first start */
+	rc = store_meta_get(st, "system_created_ms", &v, err);
+	if (rc == VPN_OK && v && util_parse_i64(v, &m->system_time)) {
+		/* kept */
+	} else if (rc == VPN_OK || rc == VPN_E_NOT_FOUND) {
+		char buf[32];
+
+		vpn_error_clear(err);
+		m->system_time = util_now_ms();
+		snprintf(buf, sizeof(buf), "%lld", (long long)m->system_time);
+		rc = store_meta_set(st, "system_created_ms", buf, err);
+		if (rc)
+			goto out;
+	} else {
+		goto out;
+	}
+	rc = store_load(st, load_row, m, err);
+	if (rc) {
+		if (err && !err->msg[0])
+			vpn_error_set(err, rc, 0, "cannot load the store");
+		goto out;
+	}
+	rc = add_system_objects(m, cfg, err);
+	if (rc)
+		goto out;
+	*out = m;
+	m = NULL;
+out:
+	free(v);
+	model_close(m);
+	return rc;
+}
+
+void
+model_close(struct model *m)
+{
+	size_t pos = 0, i;
+	void *val;
+
+	if (!m)
+		return;
+	while (hmap_next(&m->objs, &pos, NULL, &val))
+		obj_free(val);
+	pos = 0;
+	while (hmap_next(&m->refs, &pos, NULL, &val)) {
+		struct refset *rs = val;
+
+		for (i = 0; i < rs->n; i++)
+			free(rs->v[i].src);
+		free(rs->v);
+		free(rs->target);
+		free(rs);
+	}
+	hmap_release(&m->objs);
+	hmap_release(&m->refs);
+	for (i = 0; i < NCOLLS; i++)
+		free(m->cs[i].v);
+	free(m->nbrs);
+	pthread_rwlock_destroy(&m->lock);
+	free(m);
+}
+
+size_t
+model_count(struct model *m)
+{
+	size_t n;
+
+	pthread_rwlock_rdlock(&m->lock);
+	n = m->objs.used;
+	pthread_rwlock_unlock(&m->lock);
+	return n;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* reads */
+
+static enum vpn_err
+not_found(struct vpn_error *err, const char *path)
+{
+	return vpn_error_set(err, VPN_E_NOT_FOUND, 0,
+			     "The requested object : %s could not be found. Object identifiers are "
+			     "case sensitive.", path);
+}
+
+enum vpn_err
+model_get(struct model *m, const char *path, unsigned flags, char **json, size_t *len,
+	  struct vpn_error *err)
+{
+	struct obj *o;
+	enum vpn_err rc = VPN_OK;
+
+	*json = NULL;
+	pthread_rwlock_rdlock(&m->lock);
+	o = hmap_get(&m->objs, path);
+	if (!o) {
+		rc = not_found(err, path);
+	} else {
+		const char *src = (flags & MODEL_GET_SECRETS) ? o->full : o->pub;
+		size_t n = (flags & MODEL_GET_SECRETS) ? o->full_len : o->pub_len;
+
+		*json = util_strndup(src, n);
+		if (!*json)
+			rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+		else
+			*len = n;
+	}
+	pthread_rwlock_unlock(&m->lock);
+	return rc;
+}
+
+struct sort_item {
+	struct obj *o;
+	json_t *key;			/* generic sort key, or NULL */
+};
+
+struct sort_ctx {
+	int field;			/* 0 display_name, 1 id, 2 generic */
+	int dir;
+};
+
+static int
+json_key_cmp(const json_t *a, const json_t *b)
+{
+	if (!a || !b)
+		return (a != NULL) - (b != NULL);
+	if (json_is_number(a) && json_is_number(b)) {
+		double x = json_number_value(a), y = json_number_value(b);
+
+		return (x > y) - (x < y);
+	}
+	if (json_is_string(a) && json_is_string(b))
+		return strcmp(json_string_value(a), json_string_value(b));
+	if (json_is_boolean(a) && json_is_boolean(b))
+		return json_is_true(a) - json_is_true(b);
+	return (int)json_typeof(a) - (int)json_typeof(b);
+}
+
+static int
+sort_cmp(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_item *a = pa, *b = pb;
+	const struct sort_ctx *sc = arg;
+	int r = 0;
+
+	if (sc->field == 0)
+		r = strcmp(a->o->display_name, b->o->display_name);
+	else if (sc->field == 2)
+		r = json_key_cmp(a->key, b->key);
+	if (!r)
+		r = strcmp(a->o->id, b->o->id);
+	return sc->dir * r;
+}
+
+static enum vpn_err
+add_included(struct buf *b, const struct obj *o, const char *fields)
+{
+	json_t *src = json_loadb(o->pub, o->pub_len, 0, NULL), *dst = json_object();
+	const char *p = fields;
+	char *txt = NULL;
+	enum vpn_err rc = VPN_E_NOMEM;
+
+	if (!src || !dst)
+		goto out;
+	while (*p) {
+		const char *e = strchr(p, ',');
+		size_t n = e ? (size_t)(e - p) : strlen(p);
+		char name[128];
+
+		if (n && n < sizeof(name)) {
+			json_t *v;
+
+			memcpy(name, p, n);
+			name[n] = '\0';
+			v = json_object_get(src, name);
+			if (v)
+				json_object_set(dst, name, v);
+		}
+		p += n;
+		if (*p == ',')
+			p++;
+	}
+	txt = json_dumps(dst, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!txt)
+		goto out;
+	rc = buf_adds(b, txt);
+out:
+	free(txt);
+	json_decref(src);
+	json_decref(dst);
+	return rc;
+}
+
+enum vpn_err
+model_list(struct model *m, const struct coll *c, const struct list_params *lp, char **json,
+	   size_t *len, struct vpn_error *err)
+{
+	struct coll_state *cs;
+	struct sort_item *items = NULL;
+	struct sort_ctx sc = { 0, lp->sort_ascending ? 1 : -1 };
+	const char *sort_by = lp->sort_by ? lp->sort_by : "display_name";
+	size_t n = 0, i, start = 0, end, page = lp->page_size;
+	struct buf b;
+	enum vpn_err rc = VPN_OK;
+
+	*json = NULL;
+	buf_init(&b, (size_t)1 << 30);
+	if (lp->cursor) {
+		int64_t v;
+
+		if (!util_parse_i64(lp->cursor, &v) || v < 0)
+			return vpn_error_set(err, VPN_E_INVALID, 0, "Invalid cursor value");
+		start = (size_t)v;
+	}
+	if (!strcmp(sort_by, "display_name"))
+		sc.field = 0;
+	else if (!strcmp(sort_by, "id"))
+		sc.field = 1;
+	else
+		sc.field = 2;
+	pthread_rwlock_rdlock(&m->lock);
+	cs = &m->cs[coll_index(c)];
+	n = cs->n;
+	items = calloc(n ? n : 1, sizeof(*items));
+	if (!items) {
+		rc = VPN_E_NOMEM;
+		goto unlock;
+	}
+	for (i = 0; i < n; i++) {
+		items[i].o = cs->v[i];
+		if (sc.field == 2) {
+			json_t *doc = json_loadb(cs->v[i]->pub, cs->v[i]->pub_len, 0, NULL);
+
+			items[i].key = json_incref(json_object_get(doc, sort_by));
+			json_decref(doc);
+		}
+	}
+	qsort_r(items, n, sizeof(*items), sort_cmp, &sc);
+	if (start > n)
+		start = n;
+	end = page < n - start ? start + page : n;
+	rc = buf_adds(&b, "{\"results\":[");
+	for (i = start; !rc && i < end; i++) {
+		if (i > start)
+			rc = buf_add(&b, ",", 1);
+		if (rc)
+			break;
+		if (lp->included_fields)
+			rc = add_included(&b, items[i].o, lp->included_fields);
+		else
+			rc = buf_add(&b, items[i].o->pub, items[i].o->pub_len);
+	}
+unlock:
+	pthread_rwlock_unlock(&m->lock);
+	if (!rc)
+		rc = buf_addf(&b, "],\"result_count\":%zu,\"sort_by\":", n);
+	if (!rc)
+		rc = buf_add_json_str(&b, sort_by);
+	if (!rc)
+		rc = buf_addf(&b, ",\"sort_ascending\":%s", lp->sort_ascending ? "true" : "false");
+	if (!rc && end < n)
+		rc = buf_addf(&b, ",\"cursor\":\"%zu\"", end);
+	if (!rc)
+		rc = buf_add(&b, "}", 1);
+	if (items)
+		for (i = 0; i < n; i++)
+			json_decref(items[i].key);
+	free(items);
+	if (rc) {
+		buf_release(&b);
+		return vpn_error_set(err, rc, 0, "cannot build the list");
+	}
+	*json = buf_detach(&b, len);
+	return *json ? VPN_OK : vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* writes */
+
+struct wctx {
+	struct model *m;
+	model_done_cb cb;
+	void *arg;
+	char *body;
+	size_t len;
+	char path[512];
+};
+
+static void
+write_done(void *arg, enum vpn_err rc)
+{
+	struct wctx *w = arg;
+
+	if (rc) {
+		atomic_store(&w->m->failed, true);
+		log_error("store: write of %s failed; refusing further writes until restart",
+			  w->path);
+		free(w->body);
+		w->body = NULL;
+		w->len = 0;
+	}
+	w->cb(w->arg, rc, w->body, w->len);
+	free(w);
+}
+
+struct refcheck {
+	struct model *m;
+	struct vpn_error *err;
+	unsigned bad;
+};
+
+static enum vpn_err
+check_ref(void *arg, const char *where, const char *target, const char *prefix)
+{
+	struct refcheck *rc = arg;
+	struct obj *t = hmap_get(&rc->m->objs, target);
+
+	(void)prefix;
+	if (!t) {
+		vpn_error_add(rc->err, VPN_E_INVALID, NSX_EC_INVALID,
+			      "%s: the path=[%s] is invalid: no such object", where, target);
+		rc->bad++;
+	}
+	return VPN_OK;
+}
+
+static enum vpn_err
+check_delete(struct model *m, struct obj *o, struct vpn_error *err)
+{
+	struct refset *rs = hmap_get(&m->refs, o->path);
+	size_t i;
+
+	if (rs && rs->n) {
+		struct buf b;
+		char *list;
+
+		buf_init(&b, 2048);
+		for (i = 0; i < rs->n && i < 5; i++)
+			(void)buf_addf(&b, "%s%s", i ? ", " : "", rs->v[i].src);
+		if (rs->n > 5)
+			(void)buf_addf(&b, " and %zu more", rs->n - 5);
+		list = b.p ? b.p : "";
+		vpn_error_set(err, VPN_E_IN_USE, NSX_EC_IN_USE,
+			      "Cannot delete %s: it is referenced by %s. Remove the reference first.",
+			      o->path, list);
+		buf_release(&b);
+		return VPN_E_IN_USE;
+	}
+	for (i = 0; i < o->nvti; i++) {
+		struct obj *n = nbr_in_prefix(m, &o->vti[i]);
+
+		if (n) {
+			char a[64];
+
+			netaddr_format(&n->nbr, a, sizeof(a));
+			return vpn_error_set(err, VPN_E_IN_USE, NSX_EC_IN_USE,
+					     "Cannot delete %s: BGP neighbor %s (neighbor_address %s) "
+					     "lies in its tunnel interface subnet. Delete the BGP "
+					     "neighbor first.", o->path, n->path, a);
+		}
+	}
+	return VPN_OK;
+}
+
+static bool
+id_valid(const char *id)
+{
+	size_t n = strlen(id), i;
+
+	if (n == 0 || n > ID_MAX || !util_utf8_valid(id, n))
+		return false;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)id[i] < 0x20 || id[i] == '/' || id[i] == 0x7f)
+			return false;
+	return true;
+}
+
+/*
+ * Turn the request body into the candidate document for validation: check id and
+ * resource_type, read _revision, strip server fields and merge (PATCH).
+ */
+static enum vpn_err
+build_candidate(const struct model_write *w, const struct obj *cur, json_t **out,
+		const char **type_out, struct vpn_error *err)
+{
+	json_t *body = w->body, *cand = NULL, *rev, *v;
+	const char *bid, *rt, *type;
+	json_int_t revision = -1;
+	const char *key;
+
+	*out = NULL;
+	if (!json_is_object(body))
+		return vpn_error_set(err, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+				     "Json de-serialization error: the request body must be a JSON "
+				     "object");
+	bid = jstr(body, "id");
+	if (json_object_get(body, "id") && !json_is_null(json_object_get(body, "id")) &&
+	    (!bid || strcmp(bid, w->id)))
+		return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+				     "id in the request body does not match the id in the URL (%s)",
+				     w->id);
+	rev = json_object_get(body, "_revision");
+	if (rev && !json_is_null(rev)) {
+		int64_t r;
+
+		if (json_is_integer(rev))
+			revision = json_integer_value(rev);
+		else if (json_is_string(rev) && util_parse_i64(json_string_value(rev), &r))
+			revision = r;
+		else
+			return vpn_error_set(err, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+					     "Json de-serialization error: _revision must be an "
+					     "integer");
+	}
+	v = json_object_get(body, "resource_type");
+	rt = json_string_value(v);
+	if (v && !json_is_null(v) && !rt)
+		return vpn_error_set(err, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+				     "Json de-serialization error: resource_type must be a string");
+	if (rt && !type_allowed(w->coll, rt))
+		return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+				     "resource_type %s is not valid here; expected %s%s%s", rt,
+				     w->coll->types[0], w->coll->types[1] ? " or " : "",
+				     w->coll->types[1] ? w->coll->types[1] : "");
+	if (cur) {
+		type = schema_type_name(cur->type);
+		if (rt && strcmp(rt, type))
+			return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+					     "resource_type cannot change from %s to %s; delete the "
+					     "object and create it again", type, rt);
+	} else if (rt) {
+		type = rt;
+	} else if (w->coll->type_required) {
+		return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+				     "resource_type is required: %s or %s", w->coll->types[0],
+				     w->coll->types[1]);
+	} else {
+		type = w->coll->types[0];
+	}
+	if (cur && w->op == MODEL_PUT && revision != cur->revision) {
+		if (revision < 0)
+			return vpn_error_set(err, VPN_E_CONFLICT, NSX_EC_STALE_REVISION,
+					     "The object %s already exists: a PUT that replaces it "
+					     "must carry its current _revision (%lld).", cur->path,
+					     (long long)cur->revision);
+		return vpn_error_set(err, VPN_E_CONFLICT, NSX_EC_STALE_REVISION,
+				     "The object %s was modified by somebody else: _revision %lld "
+				     "is stale, the current one is %lld.", cur->path,
+				     (long long)revision, (long long)cur->revision);
+	}
+	if (cur && w->op == MODEL_PATCH && revision >= 0 && revision != cur->revision)
+		return vpn_error_set(err, VPN_E_CONFLICT, NSX_EC_STALE_REVISION,
+				     "The object %s was modified by somebody else: _revision %lld "
+				     "is stale, the current one is %lld.", cur->path,
+				     (long long)revision, (long long)cur->revision);
+
+	if (w->op == MODEL_PATCH && cur) {
+		cand = json_loadb(cur->full, cur->full_len, 0, NULL);
+		if (!cand)
+			return vpn_error_set(err, VPN_E_INTERNAL, 0, "stored object unreadable");
+		schema_strip_readonly(cur->type, cand);
+		json_object_foreach(body, key, v) {
+			if (json_object_set(cand, key, v)) {
+				json_decref(cand);
+				return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+			}
+		}
+	} else {
+		cand = json_deep_copy(body);
+		if (!cand)
+			return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
+	schema_strip_readonly(schema_type_get(type), cand);
+	json_object_del(cand, "id");
+	json_object_del(cand, "resource_type");
+	*out = cand;
+	*type_out = type;
+	return VPN_OK;
+}
+
+static enum vpn_err
+submit_change(struct model *m, const struct store_change *ch, char *body, size_t blen,
+	      model_done_cb cb, void *arg, struct vpn_error *err)
+{
+	struct wctx *w = calloc(1, sizeof(*w));
+	enum vpn_err rc;
+
+	if (!w) {
+		free(body);
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
+	w->m = m;
+	w->cb = cb;
+	w->arg = arg;
+	w->body = body;
+	w->len = blen;
+	snprintf(w->path, sizeof(w->path), "%s", ch->path);
+	rc = store_submit(m->st, ch, 1, write_done, w);
+	if (rc) {
+		free(body);
+		free(w);
+		atomic_store(&m->failed, true);
+		return vpn_error_set(err, VPN_E_STORE, 0, "the store refused the write");
+	}
+	return VPN_OK;
+}
+
+enum vpn_err
+model_write(struct model *m, const struct model_write *w, model_done_cb cb, void *arg,
+	    struct vpn_error *err)
+{
+	char path[1024];
+	struct obj *cur, *o = NULL;
+	json_t *cand = NULL;
+	const char *type = NULL;
+	const struct schema_type *t;
+	struct store_change ch;
+	char *body = NULL;
+	size_t blen = 0;
+	enum vpn_err rc;
+	int n;
+
+	if (!id_valid(w->id))
+		return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+				     "Invalid id: it must be 1 to %d characters of valid UTF-8 "
+				     "without control characters or '/'", ID_MAX);
+	n = snprintf(path, sizeof(path), "%s/%s", w->coll->path, w->id);
+	if (n < 0 || (size_t)n >= sizeof(path))
+		return vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID, "id too long");
+
+	pthread_rwlock_wrlock(&m->lock);
+	if (atomic_load(&m->failed)) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0,
+				   "the store failed earlier; writes are refused until vpnd restarts");
+		goto out;
+	}
+	cur = hmap_get(&m->objs, path);
+	if ((cur && cur->system) || (!cur && w->coll->system_only)) {
+		rc = vpn_error_set(err, VPN_E_FORBIDDEN, NSX_EC_SYSTEM_OWNED,
+				   cur ? "%s is system owned and cannot be modified or deleted"
+				       : "%s cannot be created: objects here are system owned", path);
+		goto out;
+	}
+	if (w->op == MODEL_DELETE) {
+		if (!cur) {
+			rc = not_found(err, path);
+			goto out;
+		}
+		rc = check_delete(m, cur, err);
+		if (rc)
+			goto out;
+		memset(&ch, 0, sizeof(ch));
+		ch.op = STORE_DEL;
+		ch.path = cur->path;
+		rc = submit_change(m, &ch, NULL, 0, cb, arg, err);
+		if (rc)
+			goto out;
+		model_unlink(m, cur);
+		obj_free(cur);
+		goto out;
+	}
+
+	rc = build_candidate(w, cur, &cand, &type, err);
+	if (rc)
+		goto out;
+	t = schema_type_get(type);
+	if (!t) {
+		rc = vpn_error_set(err, VPN_E_INTERNAL, 0, "no schema for %s", type);
+		goto out;
+	}
+	rc = schema_validate(t, cand, err);
+	if (!rc) {
+		struct refcheck rcx = { m, err, 0 };
+
+		schema_refs(t, cand, check_ref, &rcx);
+		if (rcx.bad)
+			rc = VPN_E_INVALID;
+	}
+	if (rc)
+		goto out;
+	rc = finish_doc(cand, w->coll, type, w->id, cur, w->user ? w->user : "admin",
+			util_now_ms(), false);
+	if (!rc)
+		rc = obj_from_doc(w->coll, path, cand, &o);
+	if (rc) {
+		vpn_error_set(err, rc, 0, "cannot build the object");
+		goto out;
+	}
+	if (w->op == MODEL_PUT) {
+		body = util_strndup(o->pub, o->pub_len);
+		if (!body) {
+			rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+			goto out;
+		}
+		blen = o->pub_len;
+	}
+	memset(&ch, 0, sizeof(ch));
+	ch.op = STORE_PUT;
+	ch.path = o->path;
+	ch.kind = type;
+	ch.json = o->full;
+	ch.json_len = o->full_len;
+	ch.revision = o->revision;
+	rc = submit_change(m, &ch, body, blen, cb, arg, err);
+	if (rc)
+		goto out;
+	if (cur) {
+		model_unlink(m, cur);
+		obj_free(cur);
+	}
+	if (model_link(m, o)) {
+		/* Out of memory half-way through linking: the store has the change, memory may not.
+		 * Refuse further writes rather than serve a tree that differs from the store. */
+		atomic_store(&m->failed, true);
+		log_error("model: out of memory while linking %s; refusing further writes", path);
+	}
+	o = NULL;
+out:
+	pthread_rwlock_unlock(&m->lock);
+	json_decref(cand);
+	obj_free(o);
+	return rc;
+}

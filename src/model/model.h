@@ -1,0 +1,95 @@
+/*
+ * model.h - the policy tree in memory: every object's finished JSON, the collections, and the
+ * indexes that answer "who refers to this?" without a scan. It is the only writer of the store.
+ *
+ * Reads (model_get, model_list) take a read lock and copy finished text: no re-serialisation.
+ * Writes (model_write) run under the write lock: look up the current object, check _revision,
+ * merge (PATCH), validate with schema/, check references against the indexes, build the new
+ * object's text, publish it in memory and submit the change to the store - all before the lock
+ * is released, so the store sees changes in the order the model applied them. The caller's
+ * callback runs once the change is durable; only then is the client answered.
+ *
+ * A store failure puts the model in a failed state: the failed write's client gets 503 and
+ * every later write is refused with 503 until vpnd restarts and reloads from the store (the
+ * in-memory tree may hold a change the store does not). Reads keep working.
+ */
+#ifndef VPND_MODEL_H
+#define VPND_MODEL_H
+
+#include <jansson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "store/store.h"
+
+struct model;
+
+/* A collection of the policy tree: where objects live and what they may be. */
+struct coll {
+	const char *path;		/* "/infra/ipsec-vpn-ike-profiles" */
+	const char *types[3];		/* allowed resource_types; types[0] is the default */
+	bool type_required;		/* resource_type must be given on create (sessions) */
+	bool system_only;		/* users may not create here */
+};
+
+extern const struct coll coll_ike_profiles, coll_tunnel_profiles, coll_dpd_profiles,
+	coll_tier0s, coll_locale_services, coll_prefix_lists, coll_bgp_neighbors,
+	coll_vpn_services, coll_local_endpoints, coll_sessions, coll_bgp_config;
+
+struct model_config {
+	const char *public_ip;		/* Public-IP1 local_address */
+	const char *private_ip;		/* Private-IP1 local_address */
+};
+
+enum vpn_err model_open(struct model **out, struct store *st, const struct model_config *cfg,
+			struct vpn_error *err);
+void model_close(struct model *m);		/* NULL-safe; the store stays open */
+
+#define MODEL_GET_SECRETS 0x1			/* include psk / password */
+
+/* The object at @path as JSON text (caller frees). VPN_E_NOT_FOUND if absent. */
+enum vpn_err model_get(struct model *m, const char *path, unsigned flags, char **json,
+		       size_t *len, struct vpn_error *err);
+
+struct list_params {
+	const char *sort_by;		/* NULL = display_name */
+	bool sort_ascending;
+	const char *cursor;		/* NULL = first page */
+	size_t page_size;		/* 1..1000 */
+	const char *included_fields;	/* NULL = all; comma-separated */
+};
+
+/* The NSX list envelope for collection @c (caller frees). */
+enum vpn_err model_list(struct model *m, const struct coll *c, const struct list_params *lp,
+			char **json, size_t *len, struct vpn_error *err);
+
+enum model_op { MODEL_PUT = 1, MODEL_PATCH, MODEL_DELETE };
+
+struct model_write {
+	enum model_op op;
+	const struct coll *coll;	/* collection the URL named (singletons: coll_bgp_config) */
+	const char *id;			/* object id from the URL */
+	json_t *body;			/* PUT/PATCH body; borrowed, may be modified */
+	const char *user;		/* for _create_user / _last_modified_user */
+};
+
+/*
+ * Called exactly once when an accepted write is durable (rc VPN_OK) or failed (VPN_E_STORE).
+ * @body is the response body for the client (PUT: the object without secrets; else NULL);
+ * ownership passes to the callback. Runs on the store's writer thread.
+ */
+typedef void (*model_done_cb)(void *arg, enum vpn_err rc, char *body, size_t len);
+
+/*
+ * Apply @w. On VPN_OK the write was accepted and @cb will run; otherwise nothing changed,
+ * @cb will not run and @err says why (400/403/404/412/503 ...).
+ */
+enum vpn_err model_write(struct model *m, const struct model_write *w, model_done_cb cb,
+			 void *arg, struct vpn_error *err);
+
+/* Number of objects (system ones included). */
+size_t model_count(struct model *m);
+
+#endif

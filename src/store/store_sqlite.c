@@ -1,0 +1,1046 @@
+/*
+ * store_sqlite.c - the SQLite backend of store.h (docs/store.md).
+ *
+ * Two connections to one WAL database:
+ *  - the write connection belongs to the writer thread (after open()). It applies queued change
+ *    sets in batches, one transaction per batch (group commit), one SAVEPOINT per change set.
+ *  - the read connection (serialized mode) serves load() and meta_get() from any thread.
+ * The queue is a singly linked list of jobs under s->mu; a job is one change set (or one
+ * meta_set), deep-copied into a single allocation at submit time.
+ *
+ * Rows may hold secrets: no message or log line here carries a path, kind, body or meta value
+ * (meta keys are named; they are fixed identifiers, not data).
+ */
+#include "store/store_sqlite.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include "core/log.h"
+#include "core/util.h"
+
+#define STORE_BUSY_MS 5000
+#define VPND_APPLICATION_ID 0x76706e64	/* "vpnd" */
+
+/*
+ * Schema migrations: migrations[i] takes user_version i to i + 1, inside the open() transaction.
+ * Append only; never edit a released step.
+ */
+static const char *const migrations[] = {
+	/* 0 -> 1 */
+	"CREATE TABLE objects(path TEXT PRIMARY KEY, kind TEXT NOT NULL,"
+	" revision INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;"
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+};
+
+#define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
+
+/* Writer statements, prepared once. */
+enum stmt_id {
+	S_BEGIN,
+	S_COMMIT,
+	S_ROLLBACK,
+	S_SAVEPOINT,
+	S_RELEASE,
+	S_ROLLBACK_TO,
+	S_PUT,
+	S_DEL,
+	S_META,
+	S__N
+};
+
+static const char *const stmt_sql[S__N] = {
+	[S_BEGIN] = "BEGIN IMMEDIATE",
+	[S_COMMIT] = "COMMIT",
+	[S_ROLLBACK] = "ROLLBACK",
+	[S_SAVEPOINT] = "SAVEPOINT cs",
+	[S_RELEASE] = "RELEASE cs",
+	[S_ROLLBACK_TO] = "ROLLBACK TO cs",
+	[S_PUT] = "INSERT OR REPLACE INTO objects(path, kind, revision, body)"
+		  " VALUES (?1, ?2, ?3, ?4)",
+	[S_DEL] = "DELETE FROM objects WHERE path = ?1",
+	[S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+};
+
+/* A queued row. ROW_PUT/ROW_DEL mirror enum store_op; ROW_META is a meta_set (path = key). */
+enum row_op { ROW_PUT = STORE_PUT, ROW_DEL = STORE_DEL, ROW_META = 3 };
+
+struct row {
+	enum row_op op;
+	const char *path;
+	const char *kind;
+	const char *body;
+	size_t body_len;
+	int64_t revision;
+};
+
+/* One change set; the strings live in the same allocation, after rows[]. */
+struct job {
+	struct job *next;
+	size_t size;			/* of the allocation, for wiping */
+	uint64_t seq;			/* submission number, for logs */
+	store_done_cb done;
+	void *arg;
+	enum vpn_err rc;
+	size_t n;
+	struct row rows[];
+};
+
+struct sqlite_store {
+	struct store base;		/* first: &s->base is the struct store * */
+	char *path;
+	sqlite3 *wdb;			/* writer thread only, once it runs */
+	sqlite3 *rdb;			/* serialized mode, any thread */
+	sqlite3_stmt *stmt[S__N];	/* on wdb */
+	char emsg[256];			/* writer's last SQLite error text */
+
+	pthread_mutex_t mu;		/* guards everything below */
+	pthread_cond_t cv;		/* writer waits here for work */
+	bool sync_ok;			/* mu and cv initialised */
+	pthread_t writer;
+	bool writer_running;
+	struct job *head, **tailp;
+	uint64_t qlen;
+	uint64_t next_seq;
+	bool stopping;
+	bool paused;
+	struct store_sqlite_stats stats;
+};
+
+/* On a writer thread, the store it serves: lets meta_set() and close() refuse to deadlock. */
+static _Thread_local struct sqlite_store *writer_of;
+
+static struct sqlite_store *
+to_sqlite(struct store *st)
+{
+	return (struct sqlite_store *)st;
+}
+
+static void
+job_free(struct job *j)
+{
+	if (!j)
+		return;
+	explicit_bzero(j, j->size);	/* bodies hold secrets */
+	free(j);
+}
+
+/* Add the bytes of an optional string (plus NUL) to *total; false on overflow. */
+static bool
+size_add(size_t *total, const char *s, size_t len)
+{
+	if (!s)
+		return true;
+	if (len >= SIZE_MAX - *total)
+		return false;
+	*total += len + 1;
+	return true;
+}
+
+static const char *
+copy_str(char **cur, const char *src, size_t len)
+{
+	char *d;
+
+	if (!src)
+		return NULL;
+	d = *cur;
+	memcpy(d, src, len);
+	d[len] = '\0';
+	*cur += len + 1;
+	return d;
+}
+
+/* Allocate a job for @n rows plus @strbytes of string space; *strs points at that space. */
+static struct job *
+job_alloc(size_t n, size_t strbytes, char **strs)
+{
+	size_t head, size;
+	struct job *j;
+
+	if (n > (SIZE_MAX - sizeof(struct job)) / sizeof(struct row))
+		return NULL;
+	head = sizeof(struct job) + n * sizeof(struct row);
+	if (strbytes > SIZE_MAX - head)
+		return NULL;
+	size = head + strbytes;
+	j = calloc(1, size);
+	if (!j)
+		return NULL;
+	j->size = size;
+	j->n = n;
+	*strs = (char *)j + head;
+	return j;
+}
+
+/* Deep copy of a change set. NULL strings stay NULL (SQLite's NOT NULL then rejects the row). */
+static struct job *
+job_from_changes(const struct store_change *ch, size_t n)
+{
+	size_t i, strbytes = 0;
+	struct job *j;
+	char *cur;
+
+	for (i = 0; i < n; i++) {
+		const struct store_change *c = &ch[i];
+
+		if (!size_add(&strbytes, c->path, c->path ? strlen(c->path) : 0))
+			return NULL;
+		if (c->op != STORE_PUT)
+			continue;
+		if (!size_add(&strbytes, c->kind, c->kind ? strlen(c->kind) : 0) ||
+		    !size_add(&strbytes, c->json, c->json_len))
+			return NULL;
+	}
+	j = job_alloc(n, strbytes, &cur);
+	if (!j)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		const struct store_change *c = &ch[i];
+		struct row *r = &j->rows[i];
+
+		r->op = c->op == STORE_PUT ? ROW_PUT : ROW_DEL;
+		r->path = copy_str(&cur, c->path, c->path ? strlen(c->path) : 0);
+		if (c->op != STORE_PUT)
+			continue;
+		r->kind = copy_str(&cur, c->kind, c->kind ? strlen(c->kind) : 0);
+		r->body = copy_str(&cur, c->json, c->json_len);
+		r->body_len = c->json ? c->json_len : 0;
+		r->revision = c->revision;
+	}
+	return j;
+}
+
+static struct job *
+job_from_meta(const char *key, const char *value)
+{
+	size_t klen = strlen(key), vlen = strlen(value), strbytes = 0;
+	struct job *j;
+	char *cur;
+
+	if (!size_add(&strbytes, key, klen) || !size_add(&strbytes, value, vlen))
+		return NULL;
+	j = job_alloc(1, strbytes, &cur);
+	if (!j)
+		return NULL;
+	j->rows[0].op = ROW_META;
+	j->rows[0].path = copy_str(&cur, key, klen);
+	j->rows[0].body = copy_str(&cur, value, vlen);
+	j->rows[0].body_len = vlen;
+	return j;
+}
+
+/* Queue @j (taking ownership) and wake the writer. */
+static enum vpn_err
+enqueue(struct sqlite_store *s, struct job *j)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping) {
+		pthread_mutex_unlock(&s->mu);
+		log_warn("store: change set submitted while the store is closing; refused");
+		job_free(j);
+		return VPN_E_STORE;
+	}
+	j->seq = ++s->next_seq;
+	*s->tailp = j;
+	s->tailp = &j->next;
+	s->qlen++;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return VPN_OK;
+}
+
+/* ---- writer ---- */
+
+/* Step writer statement @id once (expecting no row), reset it, clear its bindings. */
+static int
+wrun(struct sqlite_store *s, enum stmt_id id)
+{
+	sqlite3_stmt *q = s->stmt[id];
+	int rc;
+
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_DONE || rc == SQLITE_ROW)
+		rc = SQLITE_OK;
+	else
+		snprintf(s->emsg, sizeof(s->emsg), "%s", sqlite3_errmsg(s->wdb));
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc;
+}
+
+static const char *
+row_op_name(enum row_op op)
+{
+	switch (op) {
+	case ROW_PUT:
+		return "put";
+	case ROW_DEL:
+		return "delete";
+	case ROW_META:
+		return "meta_set";
+	}
+	return "?";
+}
+
+static int
+apply_row(struct sqlite_store *s, const struct row *r)
+{
+	enum stmt_id id;
+	sqlite3_stmt *q;
+	int rc;
+
+	switch (r->op) {
+	case ROW_PUT:
+		id = S_PUT;
+		q = s->stmt[id];
+		rc = sqlite3_bind_text(q, 1, r->path, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text(q, 2, r->kind, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_int64(q, 3, r->revision);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text64(q, 4, r->body, r->body_len, SQLITE_STATIC,
+						 SQLITE_UTF8);
+		break;
+	case ROW_DEL:
+		id = S_DEL;
+		q = s->stmt[id];
+		rc = sqlite3_bind_text(q, 1, r->path, -1, SQLITE_STATIC);
+		break;
+	case ROW_META:
+		id = S_META;
+		q = s->stmt[id];
+		rc = sqlite3_bind_text(q, 1, r->path, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text64(q, 2, r->body, r->body_len, SQLITE_STATIC,
+						 SQLITE_UTF8);
+		break;
+	default:
+		snprintf(s->emsg, sizeof(s->emsg), "unknown operation %d", (int)r->op);
+		return SQLITE_MISUSE;
+	}
+	if (rc != SQLITE_OK) {
+		snprintf(s->emsg, sizeof(s->emsg), "%s", sqlite3_errmsg(s->wdb));
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return rc;
+	}
+	return wrun(s, id);
+}
+
+/*
+ * Apply one change set inside the batch transaction, under its own savepoint. On a row error the
+ * savepoint is rolled back and only this change set fails. Returns false when the batch
+ * transaction itself is lost (SQLite rolled it back, or the savepoint could not be undone).
+ */
+static bool
+apply_job(struct sqlite_store *s, struct job *j)
+{
+	size_t i;
+
+	if (wrun(s, S_SAVEPOINT) != SQLITE_OK) {
+		log_error("store: change set %" PRIu64 ": SAVEPOINT failed: %s", j->seq, s->emsg);
+		j->rc = VPN_E_STORE;
+		return !sqlite3_get_autocommit(s->wdb);
+	}
+	for (i = 0; i < j->n; i++) {
+		if (apply_row(s, &j->rows[i]) != SQLITE_OK) {
+			log_warn("store: change set %" PRIu64 ": %s of row %zu of %zu failed: %s;"
+				 " change set rolled back", j->seq, row_op_name(j->rows[i].op), i,
+				 j->n, s->emsg);
+			j->rc = VPN_E_STORE;
+			break;
+		}
+	}
+	if (sqlite3_get_autocommit(s->wdb)) {
+		log_error("store: change set %" PRIu64 ": SQLite rolled back the whole transaction",
+			  j->seq);
+		return false;
+	}
+	if (j->rc && wrun(s, S_ROLLBACK_TO) != SQLITE_OK) {
+		log_error("store: change set %" PRIu64 ": ROLLBACK TO failed: %s", j->seq, s->emsg);
+		return false;
+	}
+	if (wrun(s, S_RELEASE) != SQLITE_OK) {
+		log_error("store: change set %" PRIu64 ": RELEASE failed: %s", j->seq, s->emsg);
+		return false;
+	}
+	return true;
+}
+
+/* Apply the batch @first..NULL (@n jobs) as one transaction; sets every job's rc. */
+static bool
+apply_batch(struct sqlite_store *s, struct job *first, size_t n)
+{
+	struct job *j;
+	bool ok = true;
+
+	if (wrun(s, S_BEGIN) != SQLITE_OK) {
+		log_error("store: BEGIN IMMEDIATE failed: %s; %zu change sets failed", s->emsg, n);
+		ok = false;
+	}
+	for (j = first; ok && j; j = j->next)
+		ok = apply_job(s, j);
+	if (ok && wrun(s, S_COMMIT) != SQLITE_OK) {
+		log_error("store: COMMIT failed: %s; %zu change sets failed", s->emsg, n);
+		ok = false;
+	}
+	if (ok)
+		return true;
+	if (!sqlite3_get_autocommit(s->wdb) && wrun(s, S_ROLLBACK) != SQLITE_OK)
+		log_error("store: ROLLBACK failed: %s", s->emsg);
+	for (j = first; j; j = j->next)
+		j->rc = VPN_E_STORE;
+	return false;
+}
+
+/* Detach up to STORE_SQLITE_BATCH_MAX jobs from the queue head. Caller holds s->mu. */
+static struct job *
+take_batch(struct sqlite_store *s, size_t *n)
+{
+	struct job *first = s->head, *last = first;
+	size_t k = 1;
+
+	while (last->next && k < STORE_SQLITE_BATCH_MAX) {
+		last = last->next;
+		k++;
+	}
+	s->head = last->next;
+	if (!s->head)
+		s->tailp = &s->head;
+	last->next = NULL;
+	s->qlen -= k;
+	*n = k;
+	return first;
+}
+
+static void *
+writer_main(void *arg)
+{
+	struct sqlite_store *s = arg;
+	struct job *batch, *j, *next;
+	uint64_t failed;
+	size_t n;
+	bool ok;
+
+	writer_of = s;
+	pthread_mutex_lock(&s->mu);
+	for (;;) {
+		while (!s->stopping && (!s->head || s->paused))
+			pthread_cond_wait(&s->cv, &s->mu);
+		if (!s->head)
+			break;		/* stopping and drained */
+		batch = take_batch(s, &n);
+		pthread_mutex_unlock(&s->mu);
+
+		ok = apply_batch(s, batch, n);
+		failed = 0;
+		for (j = batch; j; j = j->next)
+			failed += j->rc != VPN_OK;
+
+		pthread_mutex_lock(&s->mu);
+		s->stats.transactions++;
+		s->stats.transactions_failed += !ok;
+		s->stats.change_sets += n;
+		s->stats.change_sets_failed += failed;
+		if (n > s->stats.max_batch)
+			s->stats.max_batch = n;
+		pthread_mutex_unlock(&s->mu);
+
+		/* In submission order, without the lock: callbacks may submit. */
+		for (j = batch; j; j = next) {
+			next = j->next;
+			if (j->done)
+				j->done(j->arg, j->rc);
+			job_free(j);
+		}
+		pthread_mutex_lock(&s->mu);
+	}
+	pthread_mutex_unlock(&s->mu);
+	return NULL;
+}
+
+/* ---- open ---- */
+
+static enum vpn_err
+db_fail(struct vpn_error *err, sqlite3 *db, const char *what, const char *path)
+{
+	return vpn_error_set(err, VPN_E_STORE, 0, "store: %s (%s) failed: %s", what, path,
+			     db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* Run @sql that returns one integer (a PRAGMA, a count) into *v. */
+static int
+query_int(sqlite3 *db, const char *sql, int64_t *v)
+{
+	sqlite3_stmt *q = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(db, sql, -1, &q, NULL);
+	if (rc != SQLITE_OK)
+		goto out;
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(q, 0);
+		rc = SQLITE_OK;
+	} else if (rc == SQLITE_DONE) {
+		rc = SQLITE_ERROR;
+	}
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+/* Open one connection to @path (which exists) and apply the connection-level settings. */
+static enum vpn_err
+conn_open(sqlite3 **out, const char *path, bool writer, struct vpn_error *err)
+{
+	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_PRIVATECACHE;
+	const char *what = writer ? "opening the write connection" : "opening the read connection";
+	sqlite3 *db = NULL;
+	sqlite3_stmt *q = NULL;
+	enum vpn_err rc = VPN_OK;
+	const unsigned char *mode;
+
+	flags |= writer ? SQLITE_OPEN_NOMUTEX : SQLITE_OPEN_FULLMUTEX;
+	if (sqlite3_open_v2(path, &db, flags, NULL) != SQLITE_OK) {
+		rc = db_fail(err, db, what, path);
+		goto out;
+	}
+	sqlite3_extended_result_codes(db, 1);
+	sqlite3_busy_timeout(db, STORE_BUSY_MS);
+	if (!writer) {
+		if (sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
+			rc = db_fail(err, db, "PRAGMA query_only on the read connection", path);
+		goto out;
+	}
+	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK ||
+	    sqlite3_step(q) != SQLITE_ROW) {
+		rc = db_fail(err, db, "PRAGMA journal_mode = WAL", path);
+		goto out;
+	}
+	mode = sqlite3_column_text(q, 0);
+	if (!mode || strcasecmp((const char *)mode, "wal") != 0) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0,
+				   "store: %s: cannot switch to WAL mode (journal mode is \"%s\")",
+				   path, mode ? (const char *)mode : "?");
+		goto out;
+	}
+	if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+		rc = db_fail(err, db, "PRAGMA synchronous = FULL", path);
+out:
+	sqlite3_finalize(q);
+	if (rc) {
+		sqlite3_close(db);
+		db = NULL;
+	}
+	*out = db;
+	return rc;
+}
+
+/* Check the file is ours and not newer than this code, then bring it to SCHEMA_VERSION. */
+static enum vpn_err
+migrate(struct sqlite_store *s, struct vpn_error *err)
+{
+	sqlite3 *db = s->wdb;
+	int64_t version, app_id, ntables, v;
+	char sql[96];
+	enum vpn_err rc = VPN_OK;
+
+	if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_fail(err, db, "BEGIN IMMEDIATE for the schema check", s->path);
+	if (query_int(db, "PRAGMA user_version", &version) != SQLITE_OK ||
+	    query_int(db, "PRAGMA application_id", &app_id) != SQLITE_OK ||
+	    query_int(db, "SELECT count(*) FROM sqlite_schema", &ntables) != SQLITE_OK) {
+		rc = db_fail(err, db, "reading the schema version", s->path);
+		goto out;
+	}
+	if (version > SCHEMA_VERSION || version < 0) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0,
+				   "store: %s has schema version %" PRId64 ", newer than the newest"
+				   " this vpnd knows (%" PRId64 "); refusing to open it",
+				   s->path, version, SCHEMA_VERSION);
+		goto out;
+	}
+	if ((app_id != 0 && app_id != VPND_APPLICATION_ID) || (version == 0 && ntables != 0)) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0,
+				   "store: %s is not a vpnd database (application_id %" PRId64
+				   ", schema version %" PRId64 ", %" PRId64 " schema objects)",
+				   s->path, app_id, version, ntables);
+		goto out;
+	}
+	for (v = version; v < SCHEMA_VERSION; v++) {
+		if (sqlite3_exec(db, migrations[v], NULL, NULL, NULL) != SQLITE_OK) {
+			snprintf(sql, sizeof(sql), "schema migration %" PRId64 " -> %" PRId64, v,
+				 v + 1);
+			rc = db_fail(err, db, sql, s->path);
+			goto out;
+		}
+	}
+	if (version < SCHEMA_VERSION) {
+		snprintf(sql, sizeof(sql),
+			 "PRAGMA user_version = %" PRId64 "; PRAGMA application_id = %d",
+			 SCHEMA_VERSION, VPND_APPLICATION_ID);
+		if (sqlite3_exec(db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+			rc = db_fail(err, db, "setting the schema version", s->path);
+			goto out;
+		}
+	}
+	if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		rc = db_fail(err, db, "COMMIT of the schema", s->path);
+		goto out;
+	}
+	if (version < SCHEMA_VERSION)
+		log_info("store: %s: schema version %" PRId64 " -> %" PRId64, s->path, version,
+			 SCHEMA_VERSION);
+out:
+	if (rc && !sqlite3_get_autocommit(db))
+		sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* "sqlite:PATH" or "sqlite://PATH" -> PATH; NULL if @uri is not ours. */
+static const char *
+uri_path(const char *uri)
+{
+	if (!strncasecmp(uri, "sqlite://", 9))
+		return uri + 9;
+	if (!strncasecmp(uri, "sqlite:", 7))
+		return uri + 7;
+	return NULL;
+}
+
+/*
+ * Create @path if missing, owner-only (SQLite gives -wal and -shm the mode of the database), and
+ * make its directory entry durable.
+ */
+static enum vpn_err
+create_private(const char *path, struct vpn_error *err)
+{
+	const char *slash = strrchr(path, '/');
+	char *dir = NULL;
+	enum vpn_err rc = VPN_OK;
+	int fd;
+
+	fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0 && errno == EEXIST)
+		return VPN_OK;
+	if (fd < 0)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: creating %s failed: %s", path,
+				     strerror(errno));
+	close(fd);
+	if (!slash)
+		dir = util_strndup(".", 1);
+	else
+		dir = util_strndup(path, slash == path ? 1 : (size_t)(slash - path));
+	if (!dir)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0 || fsync(fd) != 0)
+		rc = vpn_error_set(err, VPN_E_STORE, 0, "store: syncing directory %s failed: %s",
+				   dir, strerror(errno));
+	if (fd >= 0)
+		close(fd);
+	free(dir);
+	return rc;
+}
+
+static void sqlite_close(struct store *st);
+
+static enum vpn_err
+start_writer(struct sqlite_store *s, struct vpn_error *err)
+{
+	sigset_t all, old;
+	int e;
+
+	/* The writer inherits a mask blocking every async signal: they go to other threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	e = pthread_create(&s->writer, NULL, writer_main, s);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (e)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: starting the writer thread: %s",
+				     strerror(e));
+	s->writer_running = true;
+	return VPN_OK;
+}
+
+static enum vpn_err
+sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
+{
+	struct sqlite_store *s = NULL;
+	const char *path;
+	enum vpn_err rc;
+	size_t i;
+
+	path = uri ? uri_path(uri) : NULL;
+	if (!path)
+		return VPN_E_UNSUPPORTED;
+	*out = NULL;
+	if (!*path)
+		return vpn_error_set(err, VPN_E_INVALID, 0, "store: sqlite URI has no path");
+	if (!strcmp(path, ":memory:"))
+		return vpn_error_set(err, VPN_E_INVALID, 0,
+				     "store: in-memory SQLite databases are not supported");
+	if (!sqlite3_threadsafe())
+		return vpn_error_set(err, VPN_E_STORE, 0,
+				     "store: libsqlite3 was built without thread support");
+	s = calloc(1, sizeof(*s));
+	if (!s)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
+	s->base.ops = &store_sqlite_ops;
+	s->tailp = &s->head;
+	s->path = util_strndup(path, strlen(path));
+	if (!s->path) {
+		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
+		goto out;
+	}
+	if (pthread_mutex_init(&s->mu, NULL)) {
+		rc = vpn_error_set(err, VPN_E_INTERNAL, 0, "store: pthread_mutex_init failed");
+		goto out;
+	}
+	if (pthread_cond_init(&s->cv, NULL)) {
+		pthread_mutex_destroy(&s->mu);
+		rc = vpn_error_set(err, VPN_E_INTERNAL, 0, "store: pthread_cond_init failed");
+		goto out;
+	}
+	s->sync_ok = true;
+
+	rc = create_private(s->path, err);
+	if (rc)
+		goto out;
+	rc = conn_open(&s->wdb, s->path, true, err);
+	if (rc)
+		goto out;
+	rc = migrate(s, err);
+	if (rc)
+		goto out;
+	for (i = 0; i < S__N; i++) {
+		if (sqlite3_prepare_v3(s->wdb, stmt_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->stmt[i], NULL) != SQLITE_OK) {
+			rc = db_fail(err, s->wdb, "preparing the writer statements", s->path);
+			goto out;
+		}
+	}
+	rc = conn_open(&s->rdb, s->path, false, err);
+	if (rc)
+		goto out;
+	rc = start_writer(s, err);
+	if (rc)
+		goto out;
+	*out = &s->base;
+	s = NULL;
+out:
+	sqlite_close(s ? &s->base : NULL);
+	return rc;
+}
+
+/* ---- the other operations ---- */
+
+static enum vpn_err
+sqlite_submit(struct store *st, const struct store_change *ch, size_t n, store_done_cb done,
+	      void *arg)
+{
+	struct job *j;
+	size_t i;
+
+	if (!st || (n && !ch))
+		return VPN_E_INVALID;
+	for (i = 0; i < n; i++) {
+		if (ch[i].op != STORE_PUT && ch[i].op != STORE_DEL) {
+			log_error("store: submit: row %zu has unknown op %d", i, (int)ch[i].op);
+			return VPN_E_INVALID;
+		}
+		if (ch[i].op == STORE_PUT && !ch[i].json && ch[i].json_len) {
+			log_error("store: submit: row %zu has json_len but no json", i);
+			return VPN_E_INVALID;
+		}
+	}
+	j = job_from_changes(ch, n);
+	if (!j) {
+		log_error("store: submit: out of memory copying a change set of %zu rows", n);
+		return VPN_E_NOMEM;
+	}
+	j->done = done;
+	j->arg = arg;
+	return enqueue(to_sqlite(st), j);
+}
+
+/* Step @q on the shared read connection; copies the error text before another thread can. */
+static int
+rstep(struct sqlite_store *s, sqlite3_stmt *q, char *emsg, size_t emsglen)
+{
+	sqlite3_mutex *m = sqlite3_db_mutex(s->rdb);
+	int rc;
+
+	sqlite3_mutex_enter(m);
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		snprintf(emsg, emsglen, "%s", sqlite3_errmsg(s->rdb));
+	sqlite3_mutex_leave(m);
+	return rc;
+}
+
+static int
+rprepare(struct sqlite_store *s, const char *sql, sqlite3_stmt **q, char *emsg, size_t emsglen)
+{
+	sqlite3_mutex *m = sqlite3_db_mutex(s->rdb);
+	int rc;
+
+	sqlite3_mutex_enter(m);
+	rc = sqlite3_prepare_v2(s->rdb, sql, -1, q, NULL);
+	if (rc != SQLITE_OK)
+		snprintf(emsg, emsglen, "%s", sqlite3_errmsg(s->rdb));
+	sqlite3_mutex_leave(m);
+	return rc;
+}
+
+static enum vpn_err
+sqlite_load(struct store *st, store_row_cb cb, void *arg, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = NULL;
+	struct store_row row;
+	char emsg[256];
+	enum vpn_err rc = VPN_OK;
+	uint64_t nrows = 0;
+	int src;
+
+	if (!st || !cb)
+		return vpn_error_set(err, VPN_E_INVALID, 0, "store: load: missing argument");
+	if (rprepare(s, "SELECT path, kind, revision, body FROM objects ORDER BY path", &q, emsg,
+		     sizeof(emsg)) != SQLITE_OK) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0, "store: load: preparing failed: %s", emsg);
+		goto out;
+	}
+	for (;;) {
+		src = rstep(s, q, emsg, sizeof(emsg));
+		if (src == SQLITE_DONE)
+			break;
+		if (src != SQLITE_ROW) {
+			rc = vpn_error_set(err, VPN_E_STORE, 0,
+					   "store: load: reading objects failed after %" PRIu64
+					   " rows: %s", nrows, emsg);
+			goto out;
+		}
+		row.path = (const char *)sqlite3_column_text(q, 0);
+		row.kind = (const char *)sqlite3_column_text(q, 1);
+		row.revision = sqlite3_column_int64(q, 2);
+		row.json = (const char *)sqlite3_column_text(q, 3);
+		row.json_len = (size_t)sqlite3_column_bytes(q, 3);
+		if (!row.path || !row.kind || !row.json ||
+		    sqlite3_column_type(q, 2) != SQLITE_INTEGER) {
+			rc = vpn_error_set(err, VPN_E_STORE, 0,
+					   "store: load: objects row %" PRIu64 " is malformed"
+					   " (NULL or mistyped column, or out of memory)", nrows);
+			goto out;
+		}
+		nrows++;
+		rc = cb(arg, &row);
+		if (rc) {
+			if (err && err->code == VPN_OK)
+				vpn_error_set(err, rc, 0,
+					      "store: load stopped by its callback at row %" PRIu64
+					      " (%s)", nrows, vpn_err_name(rc));
+			goto out;
+		}
+	}
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+static enum vpn_err
+sqlite_meta_get(struct store *st, const char *key, char **value, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	sqlite3_stmt *q = NULL;
+	const char *text;
+	char emsg[256];
+	enum vpn_err rc = VPN_OK;
+	int src;
+
+	if (value)
+		*value = NULL;
+	if (!st || !key || !value)
+		return vpn_error_set(err, VPN_E_INVALID, 0, "store: meta_get: missing argument");
+	if (rprepare(s, "SELECT value FROM meta WHERE key = ?1", &q, emsg, sizeof(emsg)) !=
+	    SQLITE_OK) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0, "store: meta_get(%s): %s", key, emsg);
+		goto out;
+	}
+	if (sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC) != SQLITE_OK) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0, "store: meta_get(%s): bind failed", key);
+		goto out;
+	}
+	src = rstep(s, q, emsg, sizeof(emsg));
+	if (src == SQLITE_DONE) {
+		rc = vpn_error_set(err, VPN_E_NOT_FOUND, 0, "store: no meta key %s", key);
+		goto out;
+	}
+	if (src != SQLITE_ROW) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0, "store: meta_get(%s): %s", key, emsg);
+		goto out;
+	}
+	text = (const char *)sqlite3_column_text(q, 0);
+	if (!text) {
+		rc = vpn_error_set(err, VPN_E_STORE, 0,
+				   "store: meta_get(%s): NULL value or out of memory", key);
+		goto out;
+	}
+	*value = util_strndup(text, (size_t)sqlite3_column_bytes(q, 0));
+	if (!*value)
+		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "store: meta_get(%s): out of memory", key);
+out:
+	sqlite3_finalize(q);
+	return rc;
+}
+
+struct meta_wait {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum vpn_err rc;
+};
+
+static void
+meta_done(void *arg, enum vpn_err rc)
+{
+	struct meta_wait *w = arg;
+
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	w->done = true;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static bool
+on_writer_thread(struct sqlite_store *s)
+{
+	return writer_of == s;
+}
+
+static enum vpn_err
+sqlite_meta_set(struct store *st, const char *key, const char *value, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct meta_wait w = {
+		.mu = PTHREAD_MUTEX_INITIALIZER,
+		.cv = PTHREAD_COND_INITIALIZER,
+		.done = false,
+		.rc = VPN_OK,
+	};
+	struct job *j;
+	enum vpn_err rc;
+
+	if (!st || !key || !value)
+		return vpn_error_set(err, VPN_E_INVALID, 0, "store: meta_set: missing argument");
+	if (on_writer_thread(s))
+		return vpn_error_set(err, VPN_E_INTERNAL, 0,
+				     "store: meta_set(%s) from a store callback (would deadlock)",
+				     key);
+	j = job_from_meta(key, value);
+	if (!j)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: meta_set(%s): no memory", key);
+	j->done = meta_done;
+	j->arg = &w;
+	rc = enqueue(s, j);
+	if (rc) {
+		vpn_error_set(err, rc, 0, "store: meta_set(%s): the store is closing", key);
+		goto out;
+	}
+	pthread_mutex_lock(&w.mu);
+	while (!w.done)
+		pthread_cond_wait(&w.cv, &w.mu);
+	pthread_mutex_unlock(&w.mu);
+	rc = w.rc;
+	if (rc)
+		vpn_error_set(err, rc, 0, "store: meta_set(%s) not committed (see the log)", key);
+out:
+	pthread_cond_destroy(&w.cv);
+	pthread_mutex_destroy(&w.mu);
+	return rc;
+}
+
+static void
+sqlite_close(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	size_t i;
+
+	if (!st)
+		return;
+	if (s->writer_running) {
+		if (on_writer_thread(s)) {
+			log_error("store: close from a store callback ignored (would deadlock)");
+			return;
+		}
+		pthread_mutex_lock(&s->mu);
+		s->stopping = true;
+		pthread_cond_signal(&s->cv);
+		pthread_mutex_unlock(&s->mu);
+		pthread_join(s->writer, NULL);	/* the writer drains the queue first */
+		s->writer_running = false;
+	}
+	for (i = 0; i < S__N; i++)
+		sqlite3_finalize(s->stmt[i]);
+	/* Reader first, so the writer connection is the last one and checkpoints the WAL. */
+	if (s->rdb && sqlite3_close(s->rdb) != SQLITE_OK)
+		log_error("store: closing the read connection: %s", sqlite3_errmsg(s->rdb));
+	if (s->wdb && sqlite3_close(s->wdb) != SQLITE_OK)
+		log_error("store: closing the write connection: %s", sqlite3_errmsg(s->wdb));
+	if (s->sync_ok) {
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+	}
+	free(s->path);
+	free(s);
+}
+
+bool
+store_sqlite_stats(struct store *st, struct store_sqlite_stats *out)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (!st || !out || st->ops != &store_sqlite_ops)
+		return false;
+	pthread_mutex_lock(&s->mu);
+	*out = s->stats;
+	out->queued = s->qlen;
+	pthread_mutex_unlock(&s->mu);
+	return true;
+}
+
+void
+store_sqlite_pause(struct store *st, bool paused)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (!st || st->ops != &store_sqlite_ops)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->paused = paused;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+}
+
+const struct store_ops store_sqlite_ops = {
+	.name = "sqlite",
+	.open = sqlite_open,
+	.load = sqlite_load,
+	.submit = sqlite_submit,
+	.meta_get = sqlite_meta_get,
+	.meta_set = sqlite_meta_set,
+	.close = sqlite_close,
+};

@@ -1,0 +1,172 @@
+/* Unit tests for src/core: capped buffers, net addresses, the hash map, error JSON. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "core/hmap.h"
+#include "core/netaddr.h"
+#include "core/util.h"
+
+static void
+test_buf_cap(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_adds(&b, "abcd"), VPN_OK);
+	assert_int_equal(buf_adds(&b, "efgh"), VPN_OK);
+	assert_string_equal(b.p, "abcdefgh");
+	/* past the cap: the buffer is released and the error reported */
+	assert_int_equal(buf_adds(&b, "i"), VPN_E_TOO_BIG);
+	assert_null(b.p);
+	assert_int_equal(b.len, 0);
+	assert_int_equal(buf_addf(&b, "%d", 42), VPN_OK);
+	assert_string_equal(b.p, "42");
+	buf_release(&b);
+}
+
+static void
+test_buf_json_str(void **state)
+{
+	struct buf b;
+	char *s;
+	size_t n;
+
+	(void)state;
+	buf_init(&b, 1024);
+	assert_int_equal(buf_add_json_str(&b, "a\"b\\c\n\x01"), VPN_OK);
+	s = buf_detach(&b, &n);
+	assert_string_equal(s, "\"a\\\"b\\\\c\\n\\u0001\"");
+	assert_int_equal(n, strlen(s));
+	free(s);
+	s = buf_detach(&b, &n);		/* empty buffer detaches as "" */
+	assert_string_equal(s, "");
+	free(s);
+}
+
+static void
+test_netaddr(void **state)
+{
+	struct netaddr a;
+	struct netprefix p, q;
+
+	(void)state;
+	assert_true(netaddr_parse("169.254.151.2", &a));
+	assert_int_equal(a.family, 4);
+	assert_false(netaddr_parse("169.254.151", &a));
+	assert_false(netaddr_parse("169.254.151.256", &a));
+	assert_false(netaddr_parse("", &a));
+	assert_true(netaddr_parse("2001:db8::1", &a));
+	assert_int_equal(a.family, 6);
+
+	assert_true(netprefix_parse("10.0.0.0/8", &p));
+	assert_int_equal(p.len, 8);
+	assert_true(netprefix_is_network(&p));
+	assert_false(netprefix_parse("10.0.0.0/33", &p));
+	assert_false(netprefix_parse("10.0.0.0/", &p));
+	assert_false(netprefix_parse("10.0.0.0/08", &p));
+	assert_false(netprefix_parse("10.0.0.0", &p));
+	assert_true(netprefix_parse("10.1.2.3/8", &p));
+	assert_false(netprefix_is_network(&p));
+
+	assert_true(netprefix_parse("169.254.151.0/30", &p));
+	assert_true(netaddr_parse("169.254.151.1", &a));
+	assert_true(netprefix_contains(&p, &a));
+	assert_true(netaddr_parse("169.254.151.4", &a));
+	assert_false(netprefix_contains(&p, &a));
+	assert_true(netprefix_parse("169.254.0.0/16", &q));
+	assert_true(netprefix_overlaps(&p, &q));
+	assert_true(netprefix_parse("10.0.0.0/8", &q));
+	assert_false(netprefix_overlaps(&p, &q));
+}
+
+static void
+test_hmap(void **state)
+{
+	struct hmap h;
+	char keys[2000][16];
+	void *old;
+	size_t i, pos = 0, n = 0;
+
+	(void)state;
+	hmap_init(&h);
+	for (i = 0; i < 2000; i++) {
+		snprintf(keys[i], sizeof(keys[i]), "k%zu", i);
+		assert_int_equal(hmap_put(&h, keys[i], (void *)(i + 1), &old), VPN_OK);
+		assert_null(old);
+	}
+	for (i = 0; i < 2000; i += 2)
+		assert_ptr_equal(hmap_del(&h, keys[i]), (void *)(i + 1));
+	for (i = 0; i < 2000; i++)
+		assert_ptr_equal(hmap_get(&h, keys[i]), i % 2 ? (void *)(i + 1) : NULL);
+	assert_int_equal(hmap_put(&h, keys[1], (void *)7, &old), VPN_OK);
+	assert_ptr_equal(old, (void *)2);
+	while (hmap_next(&h, &pos, NULL, NULL))
+		n++;
+	assert_int_equal(n, 1000);
+	hmap_release(&h);
+}
+
+static void
+test_error_json(void **state)
+{
+	struct vpn_error e;
+	json_t *j, *rel;
+	char *s;
+	size_t n;
+
+	(void)state;
+	vpn_error_clear(&e);
+	vpn_error_add(&e, VPN_E_INVALID, 0, "first: %s", "bad");
+	vpn_error_add(&e, VPN_E_INVALID, 0, "second");
+	s = vpn_error_json(&e, &n);
+	j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "httpStatus")), "BAD_REQUEST");
+	assert_string_equal(json_string_value(json_object_get(j, "error_message")), "first: bad");
+	assert_int_equal(json_integer_value(json_object_get(j, "error_code")), NSX_EC_INVALID);
+	rel = json_object_get(j, "related_errors");
+	assert_int_equal(json_array_size(rel), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rel, 1),
+							      "error_message")), "second");
+	assert_int_equal(vpn_err_http_status(VPN_E_CONFLICT), 412);
+	assert_int_equal(vpn_err_http_status(VPN_E_TOO_BIG), 413);
+	json_decref(j);
+	free(s);
+}
+
+static void
+test_utf8(void **state)
+{
+	(void)state;
+	assert_true(util_utf8_valid("h\xc3\xa9llo", 6));
+	assert_false(util_utf8_valid("\xc3", 1));
+	assert_false(util_utf8_valid("\xed\xa0\x80", 3));	/* surrogate */
+	assert_false(util_utf8_valid("\xc0\x80", 2));		/* overlong */
+	assert_false(util_utf8_valid("\xff", 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_buf_cap),
+		cmocka_unit_test(test_buf_json_str),
+		cmocka_unit_test(test_netaddr),
+		cmocka_unit_test(test_hmap),
+		cmocka_unit_test(test_error_json),
+		cmocka_unit_test(test_utf8),
+	};
+
+	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
+}
