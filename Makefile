@@ -4,6 +4,7 @@
 #   make test       install missing packages, build under ASan+UBSan, run every test
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
+#   make bench      indicative wrk benchmarks on loopback (needs wrk)
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
 
 CC       ?= cc
@@ -36,7 +37,7 @@ LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec check-spec
+.PHONY: all run test unit api deps clean gen-spec bench
 
 all: $(BUILD)/vpnd
 
@@ -72,6 +73,9 @@ api: $(BUILD)/vpnd
 # The README's test command: everything, under ASan+UBSan.
 test: deps
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
+
+bench: all
+	sh bench/run.sh
 
 gen-spec:
 	$(PYTHON) tools/gen_spec.py ../shared/spec/nsx-vmc-policy-ipsec-bgp-types.json \

@@ -36,6 +36,7 @@ struct opts {
 	unsigned conn_timeout;
 	unsigned max_conns;
 	const char *log_level;
+	const char *reserved_vti;
 };
 
 static void
@@ -48,6 +49,7 @@ usage(FILE *f)
 		"  --store URI            store URI instead of DIR/vpnd.db (sqlite:PATH)\n"
 		"  --public-ip IP         local_address of local endpoint Public-IP1 (default 198.51.100.1)\n"
 		"  --private-ip IP        local_address of local endpoint Private-IP1 (default 10.2.0.1)\n"
+		"  --reserved-vti CIDRS   comma-separated link-local ranges tunnel interfaces may not use\n"
 		"  --max-body BYTES       largest accepted request body (default 1048576)\n"
 		"  --threads N            HTTP worker threads (default: number of CPUs)\n"
 		"  --conn-timeout SEC     idle connection timeout (default 60)\n"
@@ -81,6 +83,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "conn-timeout", required_argument, NULL, 'T' },
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'L' },
+		{ "reserved-vti", required_argument, NULL, 'R' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -96,6 +99,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'P': o->public_ip = optarg; break;
 		case 'p': o->private_ip = optarg; break;
 		case 'L': o->log_level = optarg; break;
+		case 'R': o->reserved_vti = optarg; break;
 		case 'b':
 			if (!parse_uint(optarg, 1ULL << 30, &v) || v < 1024) {
 				fprintf(stderr, "vpnd: --max-body must be 1024..1073741824\n");
@@ -159,7 +163,7 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
-			  1024, "info" };
+			  1024, "info", NULL };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -208,6 +212,10 @@ main(int argc, char **argv)
 		log_error("schema: %s", err.msg);
 		goto out;
 	}
+	if (o.reserved_vti && schema_set_reserved_vti(o.reserved_vti, &err)) {
+		log_error("--reserved-vti: %s", err.msg);
+		goto out;
+	}
 	if (store_open(&st, uri, &err)) {
 		log_error("%s", err.msg);
 		goto out;
@@ -243,6 +251,7 @@ out:
 	api_free(a);
 	model_close(m);
 	store_close(st);
+	schema_fini();
 	if (lockfd >= 0)
 		close(lockfd);
 	return rc;

@@ -1,6 +1,7 @@
 #include "http/server.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -85,17 +86,61 @@ queue(struct req_ctx *rc)
 	return ret;
 }
 
+static char *
+too_big_body(size_t *len)
+{
+	struct vpn_error e;
+
+	vpn_error_clear(&e);
+	vpn_error_set(&e, VPN_E_TOO_BIG, 0, "The request body is larger than the server accepts");
+	return vpn_error_json(&e, len);
+}
+
+/*
+ * Percent-decode in place, as MHD's default does, except that an encoded NUL (%00) becomes
+ * 0x01: a C string cannot carry NUL, and silently truncating "a%00b" to "a" would address a
+ * different object. 0x01 is a control character, which no route or object id accepts.
+ */
+static size_t
+unescape(void *cls, struct MHD_Connection *conn, char *s)
+{
+	char *r = s, *w = s;
+
+	(void)cls;
+	(void)conn;
+	while (*r) {
+		if (r[0] == '%' && isxdigit((unsigned char)r[1]) && isxdigit((unsigned char)r[2])) {
+			char hex[3] = { r[1], r[2], 0 };
+			unsigned long v = strtoul(hex, NULL, 16);
+
+			*w++ = v ? (char)v : '\x01';
+			r += 3;
+		} else {
+			*w++ = *r++;
+		}
+	}
+	*w = '\0';
+	return (size_t)(w - s);
+}
+
 static void
 on_done(void *arg, struct api_resp *resp)
 {
 	struct req_ctx *rc = arg;
+	struct http_server *srv = rc->srv;
+	struct MHD_Connection *conn = rc->conn;
 
+	/*
+	 * The mutex orders us after on_request() has suspended the connection. Once resumed, an
+	 * MHD thread may answer and free @rc at any moment, so @rc is not touched after the
+	 * resume; @srv stays valid until pending drops to zero (http_stop waits for that).
+	 */
 	pthread_mutex_lock(&rc->mu);
 	rc->resp = *resp;
 	rc->state = RS_DONE;
-	MHD_resume_connection(rc->conn);
-	atomic_fetch_sub(&rc->srv->pending, 1);
 	pthread_mutex_unlock(&rc->mu);
+	MHD_resume_connection(conn);
+	atomic_fetch_sub(&srv->pending, 1);
 }
 
 static enum MHD_Result
@@ -105,10 +150,31 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	struct http_server *srv = cls;
 	struct req_ctx *rc = *con_cls;
 	struct api_req rq;
+	enum MHD_Result ret;
 	bool now;
 
 	(void)version;
 	if (!rc) {
+		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
+							     MHD_HTTP_HEADER_CONTENT_LENGTH);
+		unsigned long long declared;
+		char *end;
+
+		/* A body declared larger than the cap is refused before it is read. */
+		if (cl) {
+			declared = strtoull(cl, &end, 10);
+			if (*end == '\0' && declared > srv->cfg.max_body) {
+				struct req_ctx tmp = { 0 };
+
+				tmp.conn = conn;
+				tmp.resp.status = 413;
+				tmp.resp.body = too_big_body(&tmp.resp.len);
+				tmp.resp.content_type = "application/json";
+				ret = queue(&tmp);
+				free(tmp.resp.body);	/* NULL once MHD owns it */
+				return ret;
+			}
+		}
 		rc = calloc(1, sizeof(*rc));
 		if (!rc)
 			return MHD_NO;
@@ -276,6 +342,7 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
+				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
 	if (!s->d) {

@@ -95,6 +95,7 @@ struct model {
 	size_t nnbrs, capnbrs;
 	atomic_bool failed;
 	int64_t system_time;
+	char install_id[37];		/* random once per data store; seeds system unique_ids */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -496,12 +497,21 @@ static enum vpn_err
 finish_doc(json_t *doc, const struct coll *c, const char *type, const char *id,
 	   const struct obj *cur, const char *user, int64_t now, bool system)
 {
-	char path[1024], uuid[37];
+	char path[1024], parent[1024], uuid[37];
+	const char *slash;
 	int n;
 
 	n = snprintf(path, sizeof(path), "%s/%s", c->path, id);
 	if (n < 0 || (size_t)n >= sizeof(path))
 		return VPN_E_INVALID;
+	/* NSX's parent_path names the parent object, not the collection: the IKE profile
+	 * /infra/ipsec-vpn-ike-profiles/x has parent /infra. The bgp singleton's "collection"
+	 * is its parent, the locale service. */
+	slash = strrchr(c->path, '/');
+	if (c == &coll_bgp_config || !slash || slash == c->path)
+		snprintf(parent, sizeof(parent), "%s", c->path);
+	else
+		snprintf(parent, sizeof(parent), "%.*s", (int)(slash - c->path), c->path);
 	if (cur && cur->unique_id[0])
 		snprintf(uuid, sizeof(uuid), "%s", cur->unique_id);
 	else
@@ -512,7 +522,7 @@ finish_doc(json_t *doc, const struct coll *c, const char *type, const char *id,
 	     json_object_set_new(doc, "display_name", json_string(id))) ||
 	    json_object_set_new(doc, "path", json_string(path)) ||
 	    json_object_set_new(doc, "relative_path", json_string(id)) ||
-	    json_object_set_new(doc, "parent_path", json_string(c->path)) ||
+	    json_object_set_new(doc, "parent_path", json_string(parent)) ||
 	    json_object_set_new(doc, "unique_id", json_string(uuid)) ||
 	    json_object_set_new(doc, "realization_id", json_string(uuid)) ||
 	    json_object_set_new(doc, "marked_for_delete", json_false()) ||
@@ -525,7 +535,6 @@ finish_doc(json_t *doc, const struct coll *c, const char *type, const char *id,
 	    json_object_set_new(doc, "_protection", json_string(system ? "PROTECTED" : "NOT_PROTECTED")) ||
 	    json_object_set_new(doc, "_revision", json_integer(cur ? cur->revision + 1 : 0)))
 		return VPN_E_NOMEM;
-	/* parent_path of the bgp singleton is the locale service itself */
 	return VPN_OK;
 }
 
@@ -580,6 +589,38 @@ struct sys_obj {
 	const char *json;		/* type-specific fields */
 };
 
+/* A name-based UUID for system object @path: the same across restarts of one installation. */
+static void
+system_uuid(const struct model *m, const char *path, char out[37])
+{
+	unsigned char b[16];
+	uint64_t h[2] = { 0xcbf29ce484222325ULL, 0x84222325cbf29ce4ULL };
+	const char *parts[2] = { m->install_id, path };
+	int k, p;
+
+	for (k = 0; k < 2; k++) {
+		for (p = 0; p < 2; p++) {
+			const unsigned char *c;
+
+			for (c = (const unsigned char *)parts[p]; *c; c++) {
+				h[k] ^= *c;
+				h[k] *= 0x100000001b3ULL;
+			}
+			h[k] ^= (uint64_t)(p + 1) * 0x9e3779b97f4a7c15ULL;
+		}
+		h[k] ^= h[k] >> 29;
+		h[k] *= 0xbf58476d1ce4e5b9ULL;
+		h[k] ^= h[k] >> 32;
+	}
+	memcpy(b, &h[0], 8);
+	memcpy(b + 8, &h[1], 8);
+	b[6] = (unsigned char)((b[6] & 0x0f) | 0x50);
+	b[8] = (unsigned char)((b[8] & 0x3f) | 0x80);
+	snprintf(out, 37, "%02x%02x%02x%02x-%02x%02x-%02x%02x-%02x%02x-%02x%02x%02x%02x%02x%02x",
+		 b[0], b[1], b[2], b[3], b[4], b[5], b[6], b[7], b[8], b[9], b[10], b[11], b[12],
+		 b[13], b[14], b[15]);
+}
+
 static enum vpn_err
 add_system(struct model *m, const struct coll *c, const char *id, const char *type,
 	   const char *body, struct vpn_error *err)
@@ -603,6 +644,15 @@ add_system(struct model *m, const struct coll *c, const char *id, const char *ty
 	if (rc)
 		goto out;
 	rc = finish_doc(doc, c, type, id, NULL, "system", m->system_time, true);
+	if (!rc) {
+		/* system objects are rebuilt at every start: keep their unique_id stable */
+		char uuid[37];
+
+		system_uuid(m, path, uuid);
+		if (json_object_set_new(doc, "unique_id", json_string(uuid)) ||
+		    json_object_set_new(doc, "realization_id", json_string(uuid)))
+			rc = VPN_E_NOMEM;
+	}
 	if (!rc)
 		rc = obj_from_doc(c, path, doc, &o);
 	if (!rc)
@@ -681,6 +731,20 @@ model_open(struct model **out, struct store *st, const struct model_config *cfg,
 		m->system_time = util_now_ms();
 		snprintf(buf, sizeof(buf), "%lld", (long long)m->system_time);
 		rc = store_meta_set(st, "system_created_ms", buf, err);
+		if (rc)
+			goto out;
+	} else {
+		goto out;
+	}
+	free(v);
+	v = NULL;
+	rc = store_meta_get(st, "install_id", &v, err);
+	if (rc == VPN_OK && v && strlen(v) == 36) {
+		memcpy(m->install_id, v, 37);
+	} else if (rc == VPN_OK || rc == VPN_E_NOT_FOUND) {
+		vpn_error_clear(err);
+		util_uuid4(m->install_id);
+		rc = store_meta_set(st, "install_id", m->install_id, err);
 		if (rc)
 			goto out;
 	} else {
@@ -1057,6 +1121,7 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 	json_t *body = w->body, *cand = NULL, *rev, *v;
 	const char *bid, *rt, *type;
 	json_int_t revision = -1;
+	bool has_rev = false;
 	const char *key;
 
 	*out = NULL;
@@ -1074,6 +1139,7 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 	if (rev && !json_is_null(rev)) {
 		int64_t r;
 
+		has_rev = true;
 		if (json_is_integer(rev))
 			revision = json_integer_value(rev);
 		else if (json_is_string(rev) && util_parse_i64(json_string_value(rev), &r))
@@ -1108,8 +1174,8 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 	} else {
 		type = w->coll->types[0];
 	}
-	if (cur && w->op == MODEL_PUT && revision != cur->revision) {
-		if (revision < 0)
+	if (cur && w->op == MODEL_PUT && (!has_rev || revision != cur->revision)) {
+		if (!has_rev)
 			return vpn_error_set(err, VPN_E_CONFLICT, NSX_EC_STALE_REVISION,
 					     "The object %s already exists: a PUT that replaces it "
 					     "must carry its current _revision (%lld).", cur->path,
@@ -1119,7 +1185,7 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 				     "is stale, the current one is %lld.", cur->path,
 				     (long long)revision, (long long)cur->revision);
 	}
-	if (cur && w->op == MODEL_PATCH && revision >= 0 && revision != cur->revision)
+	if (cur && w->op == MODEL_PATCH && has_rev && revision != cur->revision)
 		return vpn_error_set(err, VPN_E_CONFLICT, NSX_EC_STALE_REVISION,
 				     "The object %s was modified by somebody else: _revision %lld "
 				     "is stale, the current one is %lld.", cur->path,

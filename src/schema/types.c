@@ -97,7 +97,7 @@ static const struct schema_constraint prefix_entry_cons[] = {
 static const struct schema_constraint bgp_neighbor_cons[] = {
 	{ .field = "neighbor_address", .flags = C_REQUIRED, .fmt = FMT_IP },
 	{ .field = "remote_as_num", .flags = C_REQUIRED, .fmt = FMT_ASN },
-	{ .field = "route_filtering", .max_items = 2 },
+	{ .field = "route_filtering", .defval = "[]", .max_items = 2 },
 	{ .field = "keep_alive_time", .defval = "60", .flags = C_RANGE, .min = 1, .max = 65535 },
 	{ .field = "hold_down_time", .defval = "180", .flags = C_RANGE, .min = 1, .max = 65535 },
 	{ .field = "maximum_hop_limit", .defval = "1", .flags = C_RANGE, .min = 1, .max = 255 },
