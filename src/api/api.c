@@ -259,20 +259,6 @@ allow_header(unsigned m)
 	return (m & API_PUT) ? "GET, HEAD, PUT, PATCH, DELETE" : "GET, HEAD";
 }
 
-static const char *
-method_name(enum api_method m)
-{
-	switch (m) {
-	case API_GET: return "GET";
-	case API_PUT: return "PUT";
-	case API_PATCH: return "PATCH";
-	case API_DELETE: return "DELETE";
-	case API_POST: return "POST";
-	case API_HEAD: return "HEAD";
-	default: return "this method";
-	}
-}
-
 /* ---------------------------------------------------------------------------------------- */
 /* handlers */
 
@@ -339,9 +325,12 @@ h_get(struct api *a, const struct api_req *rq, const struct route *r, const char
 	size_t len = 0;
 
 	vpn_error_clear(&e);
-	if (action && !strcmp(action, "show_sensitive_data"))
-		flags |= MODEL_GET_SECRETS;
-	else if (action)
+	/* Only sessions have sensitive data to show (their psk). The BGP neighbor password is
+	 * write-only: never returned, not even here. */
+	if (action && !strcmp(action, "show_sensitive_data")) {
+		if (r->coll == &coll_sessions)
+			flags |= MODEL_GET_SECRETS;
+	} else if (action)
 		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
 				    "Unsupported action for GET; the only one is show_sensitive_data");
 	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
@@ -444,8 +433,8 @@ api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_do
 		return respond_errf(out, VPN_E_NOT_FOUND, 0,
 				    "The requested URL is not part of the API");
 	if (!(r->methods & meth)) {
-		snprintf(msg, sizeof(msg), "Method %s is not allowed on this URL",
-			 method_name(rq->method));
+		snprintf(msg, sizeof(msg), "Method %.32s is not allowed on this URL",
+			 rq->method_name ? rq->method_name : "?");
 		respond_errf(out, VPN_E_METHOD, 0, msg);
 		out->allow = allow_header(r->methods);
 		return true;

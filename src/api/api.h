@@ -26,6 +26,7 @@ enum api_method {
 
 struct api_req {
 	enum api_method method;
+	const char *method_name;	/* as sent, for messages */
 	const char *url;		/* decoded path, without the query string */
 	/* query parameter accessor: value or NULL */
 	const char *(*query)(void *qctx, const char *key);

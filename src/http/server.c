@@ -35,6 +35,9 @@ struct req_ctx {
 	struct buf body;
 	bool too_big;
 	struct api_resp resp;
+	const char *method;		/* MHD's strings, valid for the request's life */
+	const char *url;
+	struct timespec start;
 };
 
 static enum api_method
@@ -83,6 +86,15 @@ queue(struct req_ctx *rc)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rc->resp.allow);
 	ret = MHD_queue_response(rc->conn, (unsigned)rc->resp.status, r);
 	MHD_destroy_response(r);
+	if (rc->url) {
+		struct timespec now;
+
+		/* the path only: the query string may one day carry a token */
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		log_debug("%s %s -> %d (%.2f ms)", rc->method, rc->url, rc->resp.status,
+			  (double)(now.tv_sec - rc->start.tv_sec) * 1e3 +
+			  (double)(now.tv_nsec - rc->start.tv_nsec) / 1e6);
+	}
 	return ret;
 }
 
@@ -180,6 +192,9 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 			return MHD_NO;
 		rc->srv = srv;
 		rc->conn = conn;
+		rc->method = method;
+		rc->url = url;
+		clock_gettime(CLOCK_MONOTONIC, &rc->start);
 		pthread_mutex_init(&rc->mu, NULL);
 		buf_init(&rc->body, srv->cfg.max_body);
 		*con_cls = rc;
@@ -198,6 +213,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	memset(&rq, 0, sizeof(rq));
 	rq.method = parse_method(method);
+	rq.method_name = method;
 	rq.url = url;
 	rq.query = query_get;
 	rq.qctx = conn;
@@ -336,6 +352,7 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 	if (ss.ss_family == AF_INET6)
 		flags |= MHD_USE_IPv6;
 	s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
@@ -343,7 +360,6 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
-				MHD_OPTION_EXTERNAL_LOGGER, mhd_log, s,
 				MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
