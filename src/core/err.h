@@ -36,6 +36,7 @@ enum {
 	NSX_EC_DESERIALIZE = 287,		/* JSON de-serialization error */
 	NSX_EC_INVALID = 500012,		/* invalid value / invalid path */
 	NSX_EC_IN_USE = 500030,			/* object referenced by others */
+	NSX_EC_OVERLAP = 500105,		/* overlapping addresses */
 	NSX_EC_SYSTEM_OWNED = 500041,		/* system-owned object (vpnd's choice) */
 	NSX_EC_STALE_REVISION = 604,		/* object was modified by somebody else */
 	NSX_EC_METHOD = 405,

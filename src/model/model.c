@@ -85,6 +85,11 @@ struct nbr_entry {
 	struct obj *o;
 };
 
+struct vti_entry {
+	struct netprefix net;		/* host bits cleared */
+	struct obj *o;
+};
+
 struct model {
 	pthread_rwlock_t lock;
 	struct store *st;
@@ -93,6 +98,8 @@ struct model {
 	struct coll_state cs[NCOLLS];
 	struct nbr_entry *nbrs;		/* sorted by address */
 	size_t nnbrs, capnbrs;
+	struct vti_entry *vtis;		/* sessions' tunnel subnets, sorted by (network, len) */
+	size_t nvtis, capvtis;
 	atomic_bool failed;
 	int64_t system_time;
 	char install_id[37];		/* random once per data store; seeds system unique_ids */
@@ -441,6 +448,118 @@ nbr_in_prefix(const struct model *m, const struct netprefix *p)
 	return NULL;
 }
 
+static struct netprefix
+prefix_network(const struct netprefix *p)
+{
+	struct netprefix n = *p;
+	unsigned bits = netaddr_bits(&n.addr), i;
+
+	for (i = n.len; i < bits; i++)
+		n.addr.bytes[i / 8] &= (uint8_t)~(0x80 >> (i % 8));
+	return n;
+}
+
+static int
+vti_key_cmp(const struct netprefix *a, const struct netprefix *b)
+{
+	int r = netaddr_cmp(&a->addr, &b->addr);
+
+	return r ? r : (int)a->len - (int)b->len;
+}
+
+static size_t
+vti_lower_bound(const struct model *m, const struct netprefix *k)
+{
+	size_t lo = 0, hi = m->nvtis;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (vti_key_cmp(&m->vtis[mid].net, k) < 0)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static enum vpn_err
+vti_add(struct model *m, struct obj *o)
+{
+	size_t i, at;
+
+	for (i = 0; i < o->nvti; i++) {
+		struct netprefix k = prefix_network(&o->vti[i]);
+
+		if (m->nvtis == m->capvtis) {
+			size_t nc = m->capvtis ? m->capvtis * 2 : 16;
+			struct vti_entry *nv = realloc(m->vtis, nc * sizeof(*nv));
+
+			if (!nv)
+				return VPN_E_NOMEM;
+			m->vtis = nv;
+			m->capvtis = nc;
+		}
+		at = vti_lower_bound(m, &k);
+		memmove(&m->vtis[at + 1], &m->vtis[at], (m->nvtis - at) * sizeof(*m->vtis));
+		m->vtis[at].net = k;
+		m->vtis[at].o = o;
+		m->nvtis++;
+	}
+	return VPN_OK;
+}
+
+static void
+vti_del(struct model *m, struct obj *o)
+{
+	size_t i, at;
+
+	for (i = 0; i < o->nvti; i++) {
+		struct netprefix k = prefix_network(&o->vti[i]);
+
+		for (at = vti_lower_bound(m, &k); at < m->nvtis; at++) {
+			if (vti_key_cmp(&m->vtis[at].net, &k))
+				break;
+			if (m->vtis[at].o == o) {
+				memmove(&m->vtis[at], &m->vtis[at + 1],
+					(m->nvtis - at - 1) * sizeof(*m->vtis));
+				m->nvtis--;
+				break;
+			}
+		}
+	}
+}
+
+/*
+ * A session other than @self whose tunnel subnet overlaps @p, or NULL. Two prefixes overlap
+ * when one contains the other: entries inside @p start at its network address; an entry that
+ * contains @p is @p's network masked to a shorter length, at most one lookup per length.
+ */
+static struct obj *
+vti_overlap(const struct model *m, const struct netprefix *p, const struct obj *self)
+{
+	struct netprefix net = prefix_network(p), k;
+	size_t at;
+	int len;
+
+	for (at = vti_lower_bound(m, &(struct netprefix){ net.addr, 0 }); at < m->nvtis; at++) {
+		if (!netprefix_contains(&net, &m->vtis[at].net.addr))
+			break;
+		if (m->vtis[at].o != self)
+			return m->vtis[at].o;
+	}
+	for (len = net.len - 1; len >= 0; len--) {
+		k = net;
+		k.len = (uint8_t)len;
+		k = prefix_network(&k);
+		for (at = vti_lower_bound(m, &k);
+		     at < m->nvtis && !vti_key_cmp(&m->vtis[at].net, &k); at++)
+			if (m->vtis[at].o != self)
+				return m->vtis[at].o;
+	}
+	return NULL;
+}
+
 /* Insert @o (not yet in the model) into the maps and indexes. */
 static enum vpn_err
 model_link(struct model *m, struct obj *o)
@@ -468,6 +587,9 @@ model_link(struct model *m, struct obj *o)
 		if (rc)
 			return rc;
 	}
+	rc = vti_add(m, o);
+	if (rc)
+		return rc;
 	return nbr_add(m, o);
 }
 
@@ -484,6 +606,7 @@ model_unlink(struct model *m, struct obj *o)
 	for (i = 0; i < o->nrefs; i++)
 		ref_del(m, o->refs[i], o->path);
 	nbr_del(m, o);
+	vti_del(m, o);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -792,6 +915,7 @@ model_close(struct model *m)
 	for (i = 0; i < NCOLLS; i++)
 		free(m->cs[i].v);
 	free(m->nbrs);
+	free(m->vtis);
 	pthread_rwlock_destroy(&m->lock);
 	free(m);
 }
@@ -1097,6 +1221,43 @@ check_delete(struct model *m, struct obj *o, struct vpn_error *err)
 	return VPN_OK;
 }
 
+/* Tunnel-interface subnets may not overlap another session's (NSX: error 500105). */
+static enum vpn_err
+check_vti_overlap(struct model *m, const struct schema_type *t, const json_t *cand,
+		  const struct obj *cur, struct vpn_error *err)
+{
+	struct obj probe = { 0 };
+	enum vpn_err rc = VPN_OK;
+	size_t i;
+
+	probe.coll = &coll_sessions;
+	probe.type = t;
+	if (obj_index_facts(&probe, cand)) {
+		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < probe.nvti; i++) {
+		struct obj *other = vti_overlap(m, &probe.vti[i], cur);
+
+		if (other) {
+			struct netprefix net = prefix_network(&probe.vti[i]);
+			char a[64];
+
+			netaddr_format(&net.addr, a, sizeof(a));
+			vpn_error_add(err, VPN_E_INVALID, NSX_EC_OVERLAP,
+				      "tunnel_interfaces: subnet %s/%u overlaps a tunnel interface "
+				      "subnet of session %s", a, net.len, other->path);
+			rc = VPN_E_INVALID;
+		}
+	}
+out:
+	for (i = 0; i < probe.nrefs; i++)
+		free(probe.refs[i]);
+	free(probe.refs);
+	free(probe.vti);
+	return rc;
+}
+
 static bool
 id_valid(const char *id)
 {
@@ -1313,6 +1474,8 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		if (rcx.bad)
 			rc = VPN_E_INVALID;
 	}
+	if (!rc && w->coll == &coll_sessions)
+		rc = check_vti_overlap(m, t, cand, cur, err);
 	if (rc)
 		goto out;
 	rc = finish_doc(cand, w->coll, type, w->id, cur, w->user ? w->user : "admin",

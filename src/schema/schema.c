@@ -39,7 +39,7 @@ struct schema_type {
 	size_t norder;
 };
 
-/* Server-set common fields, in the order real NSX responses use (design-notes.md). */
+/* Server-set common fields, in the order real NSX responses use (docs/api.md). */
 static const char *const common_order[] = {
 	"resource_type", "id", "display_name", "description", "tags", "path", "relative_path",
 	"parent_path", "unique_id", "realization_id", "marked_for_delete", "overridden",

@@ -1,6 +1,6 @@
 """Shared constants, body builders and assertion helpers for the vpnd API tests.
 
-Everything here follows docs/design-notes.md (the decisions vpnd implements), the seed
+Everything here follows docs/api.md (the decisions vpnd implements), the seed
 (../shared/seed/vmc-ipsec-vpn-api.txt) and ../shared/docs/nsx-api-reference.md.
 """
 import ipaddress
@@ -37,7 +37,7 @@ DEFAULT_TUN = TUN + "/nsx-default-l3vpn-tunnel-profile"
 PUBLIC_IP1 = LE + "/Public-IP1"
 PRIVATE_IP1 = LE + "/Private-IP1"
 
-# Common server-set fields in the order design-notes.md says they are rendered.
+# Common server-set fields in the order docs/api.md says they are rendered.
 COMMON_ORDER = ["resource_type", "id", "display_name", "description", "tags", "path",
                 "relative_path", "parent_path", "unique_id", "realization_id",
                 "marked_for_delete", "overridden", "_create_time", "_create_user",
@@ -266,7 +266,7 @@ def is_ip(s):
 
 def check_server_fields(obj, path, resource_type, parent_path, revision=None,
                         display_name=None, system_owned=False, t0=None, t1=None):
-    """The server-set fields every object carries (design-notes.md, "Server-set fields")."""
+    """The server-set fields every object carries (docs/api.md, "Server-set fields")."""
     oid = path.rsplit("/", 1)[1]
     assert obj["id"] == oid, obj
     assert obj["resource_type"] == resource_type, obj

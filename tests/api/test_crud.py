@@ -1,5 +1,5 @@
 """CRUD on every user object type, PUT/PATCH/_revision semantics, server-set fields, NSX defaults,
-lenient input, and method/URL errors (design-notes.md "Semantics" and "Server-set fields")."""
+lenient input, and method/URL errors (docs/api.md "Semantics" and "Server-set fields")."""
 import json
 
 import pytest
@@ -273,7 +273,7 @@ def test_display_name_explicit_kept(server):
 
 
 def test_field_order(server):
-    """design-notes.md: the type's own fields first, then the common ones in a fixed order."""
+    """docs/api.md: the type's own fields first, then the common ones in a fixed order."""
     path = nsx.IKE + "/" + nsx.uid("ike")
     server.create(path, nsx.ike_body(description="d", tags=[{"scope": "a", "tag": "b"}]))
     r = server.get(path)

@@ -1,4 +1,4 @@
-"""Collections: the NSX list envelope, page_size/cursor paging, sorting (design-notes.md "Lists":
+"""Collections: the NSX list envelope, page_size/cursor paging, sorting (docs/api.md "Lists":
 default sort display_name ascending, ties by id; page_size default and max 1000; cursor opaque and
 absent on the last page)."""
 import random

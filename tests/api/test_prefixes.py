@@ -1,4 +1,4 @@
-"""URL prefixes and the deprecated session path (design-notes.md "URL prefixes").
+"""URL prefixes and the deprecated session path (docs/api.md "URL prefixes").
 
 /policy/api/v1, /vmc/reverse-proxy/api/orgs/ORG/sddcs/SDDC/sks-nsxt-manager/policy/api/v1 and the
 same without /sks-nsxt-manager reach the same objects. Sessions are also reachable at

@@ -1,4 +1,4 @@
-"""References between objects (seed notes; design-notes.md "Deleting a referenced object -> 400,
+"""References between objects (seed notes; docs/api.md "Deleting a referenced object -> 400,
 error_code 500030, naming the referrer's path"; "Reference to a missing object -> 400").
 """
 import pytest
@@ -220,3 +220,32 @@ def test_seed_dependency_order(server):
     for p in (nb, spath, ike, tun, pl):
         expect_empty(server.delete(p))
         expect_error(server.get(p), 404)
+
+
+# ---------------------------------------------------------------- tunnel-interface overlap
+
+@pytest.mark.parametrize("second_vti,second_len", [
+    ("same", 30),            # the very same /30
+    ("peer", 30),            # the other usable address of the same /30
+    ("inside", 31),          # a /31 inside the first /30
+    ("around", 29),          # a /29 that contains the first /30
+])
+def test_vti_subnets_may_not_overlap(server, second_vti, second_len):
+    local, peer, net = nsx.vti_pair()
+    first, _ = _session(server, vti=local)
+    octets = net.split(".")
+    addr = {"same": local, "peer": peer, "inside": local,
+            "around": "%s.%s.%s.%d" % (octets[0], octets[1], octets[2],
+                                        (int(octets[3]) & ~7) + 1)}[second_vti]
+    spath = nsx.SES + "/" + nsx.uid("ovl")
+    err = expect_error(server.put(spath, nsx.route_session_body(vti=addr, prefix_length=second_len)),
+                       400, 500105, ["tunnel_interfaces"])
+    assert first in nsx.error_text(err)
+    expect_error(server.get(spath), 404)
+    # the first session can still be replaced with its own subnet (no overlap with itself)
+    cur = server.get_json(first, params={"action": "show_sensitive_data"})
+    expect(server.put(first, cur), 200)
+    # once the first session is gone, the subnet is free again
+    expect_empty(server.delete(first))
+    expect(server.put(spath, nsx.route_session_body(vti=local)), 200)
+    expect_empty(server.delete(spath))

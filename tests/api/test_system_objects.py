@@ -1,7 +1,7 @@
 """System-defined objects: present from the first start, readable and listable, never modifiable.
 
 Seed: "The system defined objects are the IP Endpoint (either public IP or private IP), and the
-default DPD profile ... The default system profile cannot be modified." design-notes.md lists the
+default DPD profile ... The default system profile cannot be modified." docs/api.md lists the
 rest (tier-0 vmc, locale-service default, bgp, the service, default IKE/tunnel profiles) and says
 PUT/PATCH/DELETE on them -> 403, error_code 500041.
 """
