@@ -82,18 +82,20 @@ store_close(struct store *st)
 	st->ops->close(st);
 }
 
-struct sync_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-	enum vpn_err rc;
-};
+void
+store_waiter_init(struct store_waiter *w)
+{
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+	w->done = false;
+	w->rc = VPN_OK;
+}
 
 /* Runs on the writer thread. Signals under the lock so the waiter cannot free @arg under us. */
-static void
-sync_done(void *arg, enum vpn_err rc)
+void
+store_waiter_done(void *arg, enum vpn_err rc)
 {
-	struct sync_wait *w = arg;
+	struct store_waiter *w = arg;
 
 	pthread_mutex_lock(&w->mu);
 	w->rc = rc;
@@ -103,36 +105,47 @@ sync_done(void *arg, enum vpn_err rc)
 }
 
 enum vpn_err
+store_waiter_wait(struct store_waiter *w)
+{
+	enum vpn_err rc;
+
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	rc = w->rc;
+	pthread_mutex_unlock(&w->mu);
+	return rc;
+}
+
+void
+store_waiter_release(struct store_waiter *w)
+{
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+}
+
+enum vpn_err
 store_submit_sync(struct store *st, const struct store_change *ch, size_t n,
 		  struct vpn_error *err)
 {
-	struct sync_wait w = {
-		.mu = PTHREAD_MUTEX_INITIALIZER,
-		.cv = PTHREAD_COND_INITIALIZER,
-		.done = false,
-		.rc = VPN_OK,
-	};
+	struct store_waiter w;
 	enum vpn_err rc;
 
 	if (!st)
 		return vpn_error_set(err, VPN_E_INVALID, 0, "store: no store");
-	rc = store_submit(st, ch, n, sync_done, &w);
+	store_waiter_init(&w);
+	rc = store_submit(st, ch, n, store_waiter_done, &w);
 	if (rc) {
 		vpn_error_set(err, rc, 0, "store: %s backend refused the change set (%s)",
 			      st->ops->name, vpn_err_name(rc));
 		goto out;
 	}
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	rc = w.rc;
+	rc = store_waiter_wait(&w);
 	if (rc)
 		vpn_error_set(err, rc, 0,
 			      "store: the change set was not committed (%s backend; see the log)",
 			      st->ops->name);
 out:
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	store_waiter_release(&w);
 	return rc;
 }

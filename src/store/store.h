@@ -20,6 +20,8 @@
 #ifndef VPND_STORE_H
 #define VPND_STORE_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -109,6 +111,22 @@ store_meta_set(struct store *st, const char *key, const char *value, struct vpn_
 
 /* NULL-safe. */
 void store_close(struct store *st);
+
+/*
+ * A one-shot completion for code that must wait for a store_done_cb: pass store_waiter_done as
+ * the callback and the waiter as its argument, then store_waiter_wait(). The waiter lives on the
+ * caller's stack; init and release around each use.
+ */
+struct store_waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool done;
+	enum vpn_err rc;
+};
+void store_waiter_init(struct store_waiter *w);
+void store_waiter_done(void *arg, enum vpn_err rc);	/* a store_done_cb */
+enum vpn_err store_waiter_wait(struct store_waiter *w);	/* the callback's rc */
+void store_waiter_release(struct store_waiter *w);
 
 /* Submit and wait until durable. Returns the change set's outcome. */
 enum vpn_err store_submit_sync(struct store *st, const struct store_change *ch, size_t n,

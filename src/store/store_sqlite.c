@@ -906,25 +906,6 @@ out:
 	return rc;
 }
 
-struct meta_wait {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool done;
-	enum vpn_err rc;
-};
-
-static void
-meta_done(void *arg, enum vpn_err rc)
-{
-	struct meta_wait *w = arg;
-
-	pthread_mutex_lock(&w->mu);
-	w->rc = rc;
-	w->done = true;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
 static bool
 on_writer_thread(struct sqlite_store *s)
 {
@@ -935,12 +916,7 @@ static enum vpn_err
 sqlite_meta_set(struct store *st, const char *key, const char *value, struct vpn_error *err)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	struct meta_wait w = {
-		.mu = PTHREAD_MUTEX_INITIALIZER,
-		.cv = PTHREAD_COND_INITIALIZER,
-		.done = false,
-		.rc = VPN_OK,
-	};
+	struct store_waiter w;
 	struct job *j;
 	enum vpn_err rc;
 
@@ -953,23 +929,19 @@ sqlite_meta_set(struct store *st, const char *key, const char *value, struct vpn
 	j = job_from_meta(key, value);
 	if (!j)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: meta_set(%s): no memory", key);
-	j->done = meta_done;
+	store_waiter_init(&w);
+	j->done = store_waiter_done;
 	j->arg = &w;
 	rc = enqueue(s, j);
 	if (rc) {
 		vpn_error_set(err, rc, 0, "store: meta_set(%s): the store is closing", key);
 		goto out;
 	}
-	pthread_mutex_lock(&w.mu);
-	while (!w.done)
-		pthread_cond_wait(&w.cv, &w.mu);
-	pthread_mutex_unlock(&w.mu);
-	rc = w.rc;
+	rc = store_waiter_wait(&w);
 	if (rc)
 		vpn_error_set(err, rc, 0, "store: meta_set(%s) not committed (see the log)", key);
 out:
-	pthread_cond_destroy(&w.cv);
-	pthread_mutex_destroy(&w.mu);
+	store_waiter_release(&w);
 	return rc;
 }
 
