@@ -1258,6 +1258,54 @@ out:
 	return rc;
 }
 
+/* ASPLAIN "65006" or ASDOT "1.10" to a number; false if neither. */
+static bool
+asn_value(const char *s, uint64_t *out)
+{
+	const char *dot = s ? strchr(s, '.') : NULL;
+	int64_t hi, lo;
+	char buf[16];
+
+	if (!s)
+		return false;
+	if (!dot)
+		return util_parse_i64(s, &hi) && hi >= 0 && (*out = (uint64_t)hi, true);
+	if ((size_t)(dot - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(dot - s));
+	buf[dot - s] = '\0';
+	if (!util_parse_i64(buf, &hi) || !util_parse_i64(dot + 1, &lo) || hi < 0 || lo < 0 ||
+	    hi > 65535 || lo > 65535)
+		return false;
+	*out = (uint64_t)hi * 65536 + (uint64_t)lo;
+	return true;
+}
+
+/*
+ * VMC: "The local ASN must be different from the remote ASN. (iBGP ... is not supported in SDDC
+ * networks.)" The local ASN is the tier-0's BGP config (local_as_num, default 65000).
+ */
+static enum vpn_err
+check_not_ibgp(struct model *m, const json_t *cand, struct vpn_error *err)
+{
+	struct obj *bgp = hmap_get(&m->objs, LS "/bgp");
+	json_t *doc;
+	uint64_t local, remote;
+	const char *ls;
+	enum vpn_err rc = VPN_OK;
+
+	if (!bgp || !asn_value(jstr(cand, "remote_as_num"), &remote))
+		return VPN_OK;
+	doc = json_loadb(bgp->pub, bgp->pub_len, 0, NULL);
+	ls = jstr(doc, "local_as_num");
+	if (asn_value(ls, &local) && local == remote)
+		rc = vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+				   "remote_as_num: %s is the SDDC's local AS number; iBGP is not "
+				   "supported, the remote AS must differ", ls);
+	json_decref(doc);
+	return rc;
+}
+
 static bool
 id_valid(const char *id)
 {
@@ -1476,6 +1524,8 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	}
 	if (!rc && w->coll == &coll_sessions)
 		rc = check_vti_overlap(m, t, cand, cur, err);
+	if (!rc && w->coll == &coll_bgp_neighbors)
+		rc = check_not_ibgp(m, cand, err);
 	if (rc)
 		goto out;
 	rc = finish_doc(cand, w->coll, type, w->id, cur, w->user ? w->user : "admin",

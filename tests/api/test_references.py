@@ -249,3 +249,20 @@ def test_vti_subnets_may_not_overlap(server, second_vti, second_len):
     expect_empty(server.delete(first))
     expect(server.put(spath, nsx.route_session_body(vti=local)), 200)
     expect_empty(server.delete(spath))
+
+
+# ---------------------------------------------------------------- no iBGP (VMC)
+
+@pytest.mark.parametrize("asn", ["65000", "0.65000"])
+def test_neighbor_remote_as_must_differ_from_local_as(server, asn):
+    """VMC: "The local ASN must be different from the remote ASN" (iBGP is not supported); the
+    SDDC's local AS is the BGP config's local_as_num, 65000 by default."""
+    local_as = server.get_json(nsx.BGP)["local_as_num"]
+    assert local_as == "65000"
+    path = nsx.NB + "/" + nsx.uid("ibgp")
+    err = expect_error(server.put(path, nsx.neighbor_body(remote_as_num=asn)), 400,
+                       nsx.EC_INVALID, ["remote_as_num"])
+    assert "iBGP" in nsx.error_text(err)
+    expect_error(server.get(path), 404)
+    expect(server.put(path, nsx.neighbor_body(remote_as_num="65001")), 200)
+    expect_empty(server.delete(path))
