@@ -169,9 +169,9 @@ main(int argc, char **argv)
 	struct model *m = NULL;
 	struct api *a = NULL;
 	struct http_server *srv = NULL;
-	struct model_config mc;
-	struct api_config ac;
-	struct http_config hc;
+	struct model_config mc = { 0 };
+	struct api_config ac = { 0 };
+	struct http_config hc = { 0 };
 	char uri[4096], lockpath[4096];
 	int lockfd = -1;
 	sigset_t ss;

@@ -28,9 +28,11 @@ struct api_req {
 	enum api_method method;
 	const char *method_name;	/* as sent, for messages */
 	const char *url;		/* decoded path, without the query string */
-	/* query parameter accessor: value or NULL */
+	/* query parameter and header accessors: value or NULL (headers case-insensitive) */
 	const char *(*query)(void *qctx, const char *key);
+	const char *(*header)(void *qctx, const char *name);
 	void *qctx;
+	bool tls;			/* the request arrived over TLS */
 	const char *body;
 	size_t body_len;
 	bool body_too_big;

@@ -64,6 +64,12 @@ query_get(void *qctx, const char *key)
 	return MHD_lookup_connection_value(qctx, MHD_GET_ARGUMENT_KIND, key);
 }
 
+static const char *
+header_get(void *qctx, const char *name)
+{
+	return MHD_lookup_connection_value(qctx, MHD_HEADER_KIND, name);
+}
+
 static enum MHD_Result
 queue(struct req_ctx *rc)
 {
@@ -216,6 +222,8 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	rq.method_name = method;
 	rq.url = url;
 	rq.query = query_get;
+	rq.header = header_get;
+	rq.tls = srv->cfg.tls_cert_pem != NULL;
 	rq.qctx = conn;
 	rq.body = rc->body.p ? rc->body.p : "";
 	rq.body_len = rc->body.len;

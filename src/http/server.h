@@ -20,6 +20,8 @@ struct http_config {
 	size_t max_body;		/* request body cap, bytes */
 	unsigned conn_timeout;		/* seconds of inactivity before a connection is closed */
 	unsigned max_conns;
+	const char *tls_cert_pem;	/* PEM text; both set = serve HTTPS (GnuTLS), else HTTP */
+	const char *tls_key_pem;
 };
 
 enum vpn_err http_start(struct http_server **out, struct api *a, const struct http_config *cfg,
