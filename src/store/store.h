@@ -29,7 +29,11 @@
 
 struct store;
 
-enum store_op { STORE_PUT = 1, STORE_DEL = 2 };
+/*
+ * STORE_AUDIT appends an audit record to the audit log in the same transaction as the rest of
+ * its change set: json is the record (a JSON object), revision its time in ms, path unused.
+ */
+enum store_op { STORE_PUT = 1, STORE_DEL = 2, STORE_AUDIT = 3 };
 
 struct store_change {
 	enum store_op op;
@@ -58,6 +62,26 @@ typedef enum vpn_err (*store_row_cb)(void *arg, const struct store_row *row);
  */
 typedef void (*store_done_cb)(void *arg, enum vpn_err rc);
 
+/* A refresh token's record: never the token itself, only its SHA-256 (hex). */
+struct store_token {
+	const char *name;		/* unique, chosen by the operator */
+	const char *id;			/* random; access tokens carry it, so revocation is exact */
+	const char *role;		/* "admin" | "auditor" */
+	const char *hash;		/* hex SHA-256 of the refresh token */
+	int64_t created_ms;
+	int64_t last_used_ms;		/* 0 = never */
+};
+typedef enum vpn_err (*store_token_cb)(void *arg, const struct store_token *t);
+
+/* One audit record, as handed to an audit_list callback (valid during the callback). */
+struct store_audit {
+	int64_t id;			/* increasing */
+	int64_t time_ms;
+	const char *record;		/* JSON object text */
+	size_t len;
+};
+typedef enum vpn_err (*store_audit_cb)(void *arg, const struct store_audit *a);
+
 struct store_ops {
 	const char *name;
 	/* Returns VPN_E_UNSUPPORTED (and does nothing) when @uri is not for this backend. */
@@ -72,6 +96,28 @@ struct store_ops {
 	/* Durable when it returns; ordered after every change set submitted before it. */
 	enum vpn_err (*meta_set)(struct store *st, const char *key, const char *value,
 				 struct vpn_error *err);
+	/*
+	 * Refresh tokens, written directly and durably (not through the change-set queue: they are
+	 * rare and may come from another process, `vpnd token ...`, while the daemon runs).
+	 * token_add: VPN_E_CONFLICT when the name exists. token_del: VPN_E_NOT_FOUND when absent.
+	 * token_touch: record a use of the token with @id (no error when it is gone).
+	 */
+	enum vpn_err (*token_add)(struct store *st, const struct store_token *t,
+				  struct vpn_error *err);
+	enum vpn_err (*token_del)(struct store *st, const char *name, struct vpn_error *err);
+	enum vpn_err (*token_touch)(struct store *st, const char *id, int64_t when,
+				    struct vpn_error *err);
+	enum vpn_err (*token_list)(struct store *st, store_token_cb cb, void *arg,
+				   struct vpn_error *err);
+	/* Audit records with id > @after_id, oldest first, at most @limit. */
+	enum vpn_err (*audit_list)(struct store *st, int64_t after_id, size_t limit,
+				   store_audit_cb cb, void *arg, struct vpn_error *err);
+	/*
+	 * A counter that changes whenever the database was committed to by anything other than
+	 * the token functions (the writer thread, another process): lets a caller cache tokens
+	 * and notice another process's revocation with one cheap call.
+	 */
+	enum vpn_err (*data_version)(struct store *st, uint64_t *out);
 	/* Drain the queue (every pending callback runs), stop the writer, close. */
 	void (*close)(struct store *st);
 };
@@ -107,6 +153,43 @@ static inline enum vpn_err
 store_meta_set(struct store *st, const char *key, const char *value, struct vpn_error *err)
 {
 	return st->ops->meta_set(st, key, value, err);
+}
+
+static inline enum vpn_err
+store_token_add(struct store *st, const struct store_token *t, struct vpn_error *err)
+{
+	return st->ops->token_add(st, t, err);
+}
+
+static inline enum vpn_err
+store_token_del(struct store *st, const char *name, struct vpn_error *err)
+{
+	return st->ops->token_del(st, name, err);
+}
+
+static inline enum vpn_err
+store_token_touch(struct store *st, const char *id, int64_t when, struct vpn_error *err)
+{
+	return st->ops->token_touch(st, id, when, err);
+}
+
+static inline enum vpn_err
+store_token_list(struct store *st, store_token_cb cb, void *arg, struct vpn_error *err)
+{
+	return st->ops->token_list(st, cb, arg, err);
+}
+
+static inline enum vpn_err
+store_audit_list(struct store *st, int64_t after_id, size_t limit, store_audit_cb cb, void *arg,
+		 struct vpn_error *err)
+{
+	return st->ops->audit_list(st, after_id, limit, cb, arg, err);
+}
+
+static inline enum vpn_err
+store_data_version(struct store *st, uint64_t *out)
+{
+	return st->ops->data_version(st, out);
 }
 
 /* NULL-safe. */

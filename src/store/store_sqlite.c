@@ -40,6 +40,11 @@ static const char *const migrations[] = {
 	"CREATE TABLE objects(path TEXT PRIMARY KEY, kind TEXT NOT NULL,"
 	" revision INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;"
 	"CREATE TABLE meta(key TEXT PRIMARY KEY, value TEXT NOT NULL);",
+	/* 1 -> 2: refresh tokens (hashes only) and the audit log */
+	"CREATE TABLE tokens(name TEXT PRIMARY KEY, id TEXT NOT NULL UNIQUE, role TEXT NOT NULL,"
+	" hash TEXT NOT NULL, created_ms INTEGER NOT NULL, last_used_ms INTEGER NOT NULL DEFAULT 0);"
+	"CREATE TABLE audit(id INTEGER PRIMARY KEY AUTOINCREMENT, time_ms INTEGER NOT NULL,"
+	" record TEXT NOT NULL);",
 };
 
 #define SCHEMA_VERSION ((int64_t)(sizeof(migrations) / sizeof(migrations[0])))
@@ -55,6 +60,7 @@ enum stmt_id {
 	S_PUT,
 	S_DEL,
 	S_META,
+	S_AUDIT,
 	S__N
 };
 
@@ -69,10 +75,11 @@ static const char *const stmt_sql[S__N] = {
 		  " VALUES (?1, ?2, ?3, ?4)",
 	[S_DEL] = "DELETE FROM objects WHERE path = ?1",
 	[S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+	[S_AUDIT] = "INSERT INTO audit(time_ms, record) VALUES (?1, ?2)",
 };
 
-/* A queued row. ROW_PUT/ROW_DEL mirror enum store_op; ROW_META is a meta_set (path = key). */
-enum row_op { ROW_PUT = STORE_PUT, ROW_DEL = STORE_DEL, ROW_META = 3 };
+/* A queued row. ROW_PUT/DEL/AUDIT mirror enum store_op; ROW_META is a meta_set (path = key). */
+enum row_op { ROW_PUT = STORE_PUT, ROW_DEL = STORE_DEL, ROW_AUDIT = STORE_AUDIT, ROW_META = 4 };
 
 struct row {
 	enum row_op op;
@@ -100,6 +107,7 @@ struct sqlite_store {
 	char *path;
 	sqlite3 *wdb;			/* writer thread only, once it runs */
 	sqlite3 *rdb;			/* serialized mode, any thread */
+	sqlite3 *adb;			/* serialized, writable: tokens, audit reads, data_version */
 	sqlite3_stmt *stmt[S__N];	/* on wdb */
 	char emsg[256];			/* writer's last SQLite error text */
 
@@ -195,6 +203,8 @@ job_from_changes(const struct store_change *ch, size_t n)
 
 		if (!size_add(&strbytes, c->path, c->path ? strlen(c->path) : 0))
 			return NULL;
+		if (c->op == STORE_AUDIT && !size_add(&strbytes, c->json, c->json_len))
+			return NULL;
 		if (c->op != STORE_PUT)
 			continue;
 		if (!size_add(&strbytes, c->kind, c->kind ? strlen(c->kind) : 0) ||
@@ -208,8 +218,13 @@ job_from_changes(const struct store_change *ch, size_t n)
 		const struct store_change *c = &ch[i];
 		struct row *r = &j->rows[i];
 
-		r->op = c->op == STORE_PUT ? ROW_PUT : ROW_DEL;
+		r->op = (enum row_op)c->op;
 		r->path = copy_str(&cur, c->path, c->path ? strlen(c->path) : 0);
+		if (c->op == STORE_AUDIT) {
+			r->body = copy_str(&cur, c->json, c->json_len);
+			r->body_len = c->json ? c->json_len : 0;
+			r->revision = c->revision;
+		}
 		if (c->op != STORE_PUT)
 			continue;
 		r->kind = copy_str(&cur, c->kind, c->kind ? strlen(c->kind) : 0);
@@ -288,6 +303,8 @@ row_op_name(enum row_op op)
 		return "delete";
 	case ROW_META:
 		return "meta_set";
+	case ROW_AUDIT:
+		return "audit";
 	}
 	return "?";
 }
@@ -321,6 +338,14 @@ apply_row(struct sqlite_store *s, const struct row *r)
 		id = S_META;
 		q = s->stmt[id];
 		rc = sqlite3_bind_text(q, 1, r->path, -1, SQLITE_STATIC);
+		if (rc == SQLITE_OK)
+			rc = sqlite3_bind_text64(q, 2, r->body, r->body_len, SQLITE_STATIC,
+						 SQLITE_UTF8);
+		break;
+	case ROW_AUDIT:
+		id = S_AUDIT;
+		q = s->stmt[id];
+		rc = sqlite3_bind_int64(q, 1, r->revision);
 		if (rc == SQLITE_OK)
 			rc = sqlite3_bind_text64(q, 2, r->body, r->body_len, SQLITE_STATIC,
 						 SQLITE_UTF8);
@@ -502,11 +527,16 @@ out:
 }
 
 /* Open one connection to @path (which exists) and apply the connection-level settings. */
+enum conn_kind { CONN_WRITER, CONN_READER, CONN_AUX };
+
 static enum vpn_err
-conn_open(sqlite3 **out, const char *path, bool writer, struct vpn_error *err)
+conn_open(sqlite3 **out, const char *path, enum conn_kind kind, struct vpn_error *err)
 {
 	int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_EXRESCODE | SQLITE_OPEN_PRIVATECACHE;
-	const char *what = writer ? "opening the write connection" : "opening the read connection";
+	bool writer = kind == CONN_WRITER;
+	const char *what = writer ? "opening the write connection" :
+			   kind == CONN_READER ? "opening the read connection" :
+			   "opening the token connection";
 	sqlite3 *db = NULL;
 	sqlite3_stmt *q = NULL;
 	enum vpn_err rc = VPN_OK;
@@ -519,9 +549,15 @@ conn_open(sqlite3 **out, const char *path, bool writer, struct vpn_error *err)
 	}
 	sqlite3_extended_result_codes(db, 1);
 	sqlite3_busy_timeout(db, STORE_BUSY_MS);
-	if (!writer) {
+	if (kind == CONN_READER) {
 		if (sqlite3_exec(db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
 			rc = db_fail(err, db, "PRAGMA query_only on the read connection", path);
+		goto out;
+	}
+	if (kind == CONN_AUX) {
+		/* the file is already in WAL mode (the writer set it); writes here are durable too */
+		if (sqlite3_exec(db, "PRAGMA synchronous = FULL", NULL, NULL, NULL) != SQLITE_OK)
+			rc = db_fail(err, db, "PRAGMA synchronous = FULL", path);
 		goto out;
 	}
 	if (sqlite3_prepare_v2(db, "PRAGMA journal_mode = WAL", -1, &q, NULL) != SQLITE_OK ||
@@ -719,7 +755,7 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 	rc = create_private(s->path, err);
 	if (rc)
 		goto out;
-	rc = conn_open(&s->wdb, s->path, true, err);
+	rc = conn_open(&s->wdb, s->path, CONN_WRITER, err);
 	if (rc)
 		goto out;
 	rc = migrate(s, err);
@@ -732,7 +768,10 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 			goto out;
 		}
 	}
-	rc = conn_open(&s->rdb, s->path, false, err);
+	rc = conn_open(&s->rdb, s->path, CONN_READER, err);
+	if (rc)
+		goto out;
+	rc = conn_open(&s->adb, s->path, CONN_AUX, err);
 	if (rc)
 		goto out;
 	rc = start_writer(s, err);
@@ -757,11 +796,12 @@ sqlite_submit(struct store *st, const struct store_change *ch, size_t n, store_d
 	if (!st || (n && !ch))
 		return VPN_E_INVALID;
 	for (i = 0; i < n; i++) {
-		if (ch[i].op != STORE_PUT && ch[i].op != STORE_DEL) {
+		if (ch[i].op != STORE_PUT && ch[i].op != STORE_DEL && ch[i].op != STORE_AUDIT) {
 			log_error("store: submit: row %zu has unknown op %d", i, (int)ch[i].op);
 			return VPN_E_INVALID;
 		}
-		if (ch[i].op == STORE_PUT && !ch[i].json && ch[i].json_len) {
+		if ((ch[i].op == STORE_PUT || ch[i].op == STORE_AUDIT) && !ch[i].json &&
+		    ch[i].json_len) {
 			log_error("store: submit: row %zu has json_len but no json", i);
 			return VPN_E_INVALID;
 		}
@@ -968,6 +1008,8 @@ sqlite_close(struct store *st)
 	for (i = 0; i < S__N; i++)
 		sqlite3_finalize(s->stmt[i]);
 	/* Reader first, so the writer connection is the last one and checkpoints the WAL. */
+	if (s->adb && sqlite3_close(s->adb) != SQLITE_OK)
+		log_error("store: closing the token connection: %s", sqlite3_errmsg(s->adb));
 	if (s->rdb && sqlite3_close(s->rdb) != SQLITE_OK)
 		log_error("store: closing the read connection: %s", sqlite3_errmsg(s->rdb));
 	if (s->wdb && sqlite3_close(s->wdb) != SQLITE_OK)
@@ -1007,6 +1049,210 @@ store_sqlite_pause(struct store *st, bool paused)
 	pthread_mutex_unlock(&s->mu);
 }
 
+/* ---- tokens, audit reads, data_version: on the aux connection, under its mutex ---- */
+
+/*
+ * Run @sql on the aux connection with text/int parameters described by @fmt ('s' text, 'i'
+ * int64), stepping to completion; @row (may be NULL) is called for each result row. Returns the
+ * SQLite result (SQLITE_DONE on success) and copies the error text into @emsg.
+ */
+typedef enum vpn_err (*aux_row_cb)(void *arg, sqlite3_stmt *q);
+
+static int
+aux_exec(struct sqlite_store *s, const char *sql, const char *fmt, const void *const *args,
+	 aux_row_cb row, void *arg, enum vpn_err *cbrc, char *emsg, size_t emsglen)
+{
+	sqlite3_mutex *m = sqlite3_db_mutex(s->adb);
+	sqlite3_stmt *q = NULL;
+	size_t i;
+	int rc;
+
+	sqlite3_mutex_enter(m);
+	rc = sqlite3_prepare_v2(s->adb, sql, -1, &q, NULL);
+	for (i = 0; rc == SQLITE_OK && fmt[i]; i++) {
+		if (fmt[i] == 's')
+			rc = sqlite3_bind_text(q, (int)i + 1, args[i], -1, SQLITE_STATIC);
+		else
+			rc = sqlite3_bind_int64(q, (int)i + 1, *(const int64_t *)args[i]);
+	}
+	while (rc == SQLITE_OK || rc == SQLITE_ROW) {
+		rc = sqlite3_step(q);
+		if (rc == SQLITE_ROW && row) {
+			*cbrc = row(arg, q);
+			if (*cbrc)
+				break;
+		}
+	}
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		snprintf(emsg, emsglen, "%s", sqlite3_errmsg(s->adb));
+	sqlite3_finalize(q);
+	sqlite3_mutex_leave(m);
+	return rc;
+}
+
+static enum vpn_err
+sqlite_token_add(struct store *st, const struct store_token *t, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	const void *args[] = { t->name, t->id, t->role, t->hash, &t->created_ms, &t->last_used_ms };
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+	int rc;
+
+	rc = aux_exec(s, "INSERT INTO tokens(name, id, role, hash, created_ms, last_used_ms)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)", "ssssii", args, NULL, NULL, &cbrc, emsg,
+		      sizeof(emsg));
+	if ((rc & 0xff) == SQLITE_CONSTRAINT)
+		return vpn_error_set(err, VPN_E_CONFLICT, 0, "a token named %s already exists",
+				     t->name);
+	if (rc != SQLITE_DONE)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: adding token %s failed: %s",
+				     t->name, emsg);
+	return VPN_OK;
+}
+
+static enum vpn_err
+sqlite_token_del(struct store *st, const char *name, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	const void *args[] = { name };
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+	int rc, changes;
+	sqlite3_mutex *m = sqlite3_db_mutex(s->adb);
+
+	sqlite3_mutex_enter(m);		/* recursive: keeps changes() ours */
+	rc = aux_exec(s, "DELETE FROM tokens WHERE name = ?1", "s", args, NULL, NULL, &cbrc,
+		      emsg, sizeof(emsg));
+	changes = sqlite3_changes(s->adb);
+	sqlite3_mutex_leave(m);
+	if (rc != SQLITE_DONE)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: revoking token %s failed: %s",
+				     name, emsg);
+	if (!changes)
+		return vpn_error_set(err, VPN_E_NOT_FOUND, 0, "no token named %s", name);
+	return VPN_OK;
+}
+
+static enum vpn_err
+sqlite_token_touch(struct store *st, const char *id, int64_t when, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	const void *args[] = { id, &when };
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+
+	if (aux_exec(s, "UPDATE tokens SET last_used_ms = ?2 WHERE id = ?1", "si", args, NULL,
+		     NULL, &cbrc, emsg, sizeof(emsg)) != SQLITE_DONE)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: recording a token use failed: %s",
+				     emsg);
+	return VPN_OK;
+}
+
+struct token_rows {
+	store_token_cb cb;
+	void *arg;
+};
+
+static enum vpn_err
+token_row(void *arg, sqlite3_stmt *q)
+{
+	struct token_rows *tr = arg;
+	struct store_token t;
+
+	t.name = (const char *)sqlite3_column_text(q, 0);
+	t.id = (const char *)sqlite3_column_text(q, 1);
+	t.role = (const char *)sqlite3_column_text(q, 2);
+	t.hash = (const char *)sqlite3_column_text(q, 3);
+	t.created_ms = sqlite3_column_int64(q, 4);
+	t.last_used_ms = sqlite3_column_int64(q, 5);
+	if (!t.name || !t.id || !t.role || !t.hash)
+		return VPN_E_STORE;
+	return tr->cb(tr->arg, &t);
+}
+
+static enum vpn_err
+sqlite_token_list(struct store *st, store_token_cb cb, void *arg, struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct token_rows tr = { cb, arg };
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+	int rc;
+
+	rc = aux_exec(s, "SELECT name, id, role, hash, created_ms, last_used_ms FROM tokens"
+		      " ORDER BY name", "", NULL, token_row, &tr, &cbrc, emsg, sizeof(emsg));
+	if (cbrc)
+		return vpn_error_set(err, cbrc, 0, "store: listing tokens stopped (%s)",
+				     vpn_err_name(cbrc));
+	if (rc != SQLITE_DONE)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: listing tokens failed: %s", emsg);
+	return VPN_OK;
+}
+
+struct audit_rows {
+	store_audit_cb cb;
+	void *arg;
+};
+
+static enum vpn_err
+audit_row(void *arg, sqlite3_stmt *q)
+{
+	struct audit_rows *ar = arg;
+	struct store_audit a;
+
+	a.id = sqlite3_column_int64(q, 0);
+	a.time_ms = sqlite3_column_int64(q, 1);
+	a.record = (const char *)sqlite3_column_text(q, 2);
+	a.len = (size_t)sqlite3_column_bytes(q, 2);
+	if (!a.record)
+		return VPN_E_STORE;
+	return ar->cb(ar->arg, &a);
+}
+
+static enum vpn_err
+sqlite_audit_list(struct store *st, int64_t after_id, size_t limit, store_audit_cb cb, void *arg,
+		  struct vpn_error *err)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	struct audit_rows ar = { cb, arg };
+	int64_t lim = limit > INT64_MAX ? INT64_MAX : (int64_t)limit;
+	const void *args[] = { &after_id, &lim };
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+	int rc;
+
+	rc = aux_exec(s, "SELECT id, time_ms, record FROM audit WHERE id > ?1 ORDER BY id"
+		      " LIMIT ?2", "ii", args, audit_row, &ar, &cbrc, emsg, sizeof(emsg));
+	if (cbrc)
+		return vpn_error_set(err, cbrc, 0, "store: listing the audit log stopped (%s)",
+				     vpn_err_name(cbrc));
+	if (rc != SQLITE_DONE)
+		return vpn_error_set(err, VPN_E_STORE, 0, "store: reading the audit log failed: %s",
+				     emsg);
+	return VPN_OK;
+}
+
+static enum vpn_err
+version_row(void *arg, sqlite3_stmt *q)
+{
+	*(uint64_t *)arg = (uint64_t)sqlite3_column_int64(q, 0);
+	return VPN_OK;
+}
+
+static enum vpn_err
+sqlite_data_version(struct store *st, uint64_t *out)
+{
+	struct sqlite_store *s = to_sqlite(st);
+	enum vpn_err cbrc = VPN_OK;
+	char emsg[256];
+
+	if (aux_exec(s, "PRAGMA data_version", "", NULL, version_row, out, &cbrc, emsg,
+		     sizeof(emsg)) != SQLITE_DONE)
+		return VPN_E_STORE;
+	return VPN_OK;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.open = sqlite_open,
@@ -1014,5 +1260,11 @@ const struct store_ops store_sqlite_ops = {
 	.submit = sqlite_submit,
 	.meta_get = sqlite_meta_get,
 	.meta_set = sqlite_meta_set,
+	.token_add = sqlite_token_add,
+	.token_del = sqlite_token_del,
+	.token_touch = sqlite_token_touch,
+	.token_list = sqlite_token_list,
+	.audit_list = sqlite_audit_list,
+	.data_version = sqlite_data_version,
 	.close = sqlite_close,
 };

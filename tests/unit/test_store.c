@@ -397,7 +397,7 @@ test_file_mode_and_schema(void **state)
 	assert_int_equal(sqlite3_open_v2(f->db, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 1);
+	assert_int_equal(sqlite3_column_int(q, 0), 2);
 	sqlite3_finalize(q);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA journal_mode", -1, &q, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
@@ -907,18 +907,18 @@ test_newer_version_refused(void **state)
 
 	make_raw_db(f->db, "CREATE TABLE objects(path TEXT PRIMARY KEY, kind TEXT NOT NULL,"
 		    " revision INTEGER NOT NULL, body TEXT NOT NULL) WITHOUT ROWID;"
-		    "PRAGMA user_version = 2;");
+		    "PRAGMA user_version = 3;");
 	vpn_error_clear(&err);
 	assert_int_equal(store_open(&st, f->uri, &err), VPN_E_STORE);
 	assert_null(st);
-	assert_non_null(strstr(err.msg, "schema version 2"));
+	assert_non_null(strstr(err.msg, "schema version 3"));
 	assert_non_null(strstr(err.msg, "newer"));
 
 	/* Untouched. */
 	assert_int_equal(sqlite3_open(f->db, &db), SQLITE_OK);
 	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1, &q, NULL), SQLITE_OK);
 	assert_int_equal(sqlite3_step(q), SQLITE_ROW);
-	assert_int_equal(sqlite3_column_int(q, 0), 2);
+	assert_int_equal(sqlite3_column_int(q, 0), 3);
 	sqlite3_finalize(q);
 	sqlite3_close(db);
 }
@@ -1126,6 +1126,142 @@ test_durable_across_sigkill(void **state)
 	store_close(st);
 }
 
+/* ---- tokens and audit (schema version 2) ---- */
+
+struct tok_seen {
+	int n;
+	char names[8][32];
+	char roles[8][16];
+	int64_t last_used[8];
+};
+
+static enum vpn_err
+tok_cb(void *arg, const struct store_token *t)
+{
+	struct tok_seen *ts = arg;
+
+	if (ts->n < 8) {
+		snprintf(ts->names[ts->n], sizeof(ts->names[0]), "%s", t->name);
+		snprintf(ts->roles[ts->n], sizeof(ts->roles[0]), "%s", t->role);
+		ts->last_used[ts->n] = t->last_used_ms;
+	}
+	ts->n++;
+	return VPN_OK;
+}
+
+static void
+test_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri), *other;
+	struct store_token a = { "alice", "id-a", "admin", "aa", 1000, 0 };
+	struct store_token b = { "bob", "id-b", "auditor", "bb", 2000, 0 };
+	struct store_token dup = { "alice", "id-c", "auditor", "cc", 3000, 0 };
+	struct tok_seen ts = { 0 };
+	struct vpn_error err;
+
+	vpn_error_clear(&err);
+	assert_int_equal(store_token_add(st, &a, &err), VPN_OK);
+	assert_int_equal(store_token_add(st, &b, &err), VPN_OK);
+	assert_int_equal(store_token_add(st, &dup, &err), VPN_E_CONFLICT);
+	assert_non_null(strstr(err.msg, "alice"));
+	assert_int_equal(store_token_touch(st, "id-b", 4242, NULL), VPN_OK);
+	assert_int_equal(store_token_touch(st, "id-gone", 1, NULL), VPN_OK);
+	assert_int_equal(store_token_list(st, tok_cb, &ts, NULL), VPN_OK);
+	assert_int_equal(ts.n, 2);
+	assert_string_equal(ts.names[0], "alice");
+	assert_string_equal(ts.roles[1], "auditor");
+	assert_int_equal(ts.last_used[1], 4242);
+	vpn_error_clear(&err);
+	assert_int_equal(store_token_del(st, "nobody", &err), VPN_E_NOT_FOUND);
+	assert_int_equal(store_token_del(st, "alice", NULL), VPN_OK);
+	store_close(st);
+
+	/* durable, and visible to another opener */
+	other = open_ok(f->uri);
+	memset(&ts, 0, sizeof(ts));
+	assert_int_equal(store_token_list(other, tok_cb, &ts, NULL), VPN_OK);
+	assert_int_equal(ts.n, 1);
+	assert_string_equal(ts.names[0], "bob");
+	store_close(other);
+}
+
+static void
+test_data_version_sees_other_writers(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri), *cli = open_ok(f->uri);
+	struct store_token t = { "carol", "id-c", "admin", "cc", 1, 0 };
+	uint64_t v0, v1, v2;
+
+	assert_int_equal(store_data_version(st, &v0), VPN_OK);
+	assert_int_equal(store_data_version(st, &v1), VPN_OK);
+	assert_true(v0 == v1);			/* nothing happened */
+	/* another connection (as `vpnd token` would be) commits */
+	assert_int_equal(store_token_add(cli, &t, NULL), VPN_OK);
+	assert_int_equal(store_data_version(st, &v2), VPN_OK);
+	assert_true(v2 != v1);
+	/* so does our own writer thread */
+	put_sync(st, "/x", "K", "{}", 0);
+	assert_int_equal(store_data_version(st, &v1), VPN_OK);
+	assert_true(v1 != v2);
+	store_close(cli);
+	store_close(st);
+}
+
+struct audit_seen {
+	int n;
+	int64_t last_id;
+	char first[64];
+};
+
+static enum vpn_err
+audit_cb(void *arg, const struct store_audit *a)
+{
+	struct audit_seen *as = arg;
+
+	if (!as->n)
+		snprintf(as->first, sizeof(as->first), "%.*s", (int)a->len, a->record);
+	as->n++;
+	as->last_id = a->id;
+	return VPN_OK;
+}
+
+static void
+test_audit_atomic_with_change_set(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri);
+	struct store_change ok[2] = {
+		{ .op = STORE_PUT, .path = "/a", .kind = "K", .json = "{}", .json_len = 2 },
+		{ .op = STORE_AUDIT, .json = "{\"n\":1}", .json_len = 7, .revision = 10 },
+	};
+	/* a failing row (NULL kind) takes its audit record down with it */
+	struct store_change bad[2] = {
+		{ .op = STORE_AUDIT, .json = "{\"n\":2}", .json_len = 7, .revision = 11 },
+		{ .op = STORE_PUT, .path = "/b", .kind = NULL, .json = "{}", .json_len = 2 },
+	};
+	struct store_change only[1] = {
+		{ .op = STORE_AUDIT, .json = "{\"n\":3}", .json_len = 7, .revision = 12 },
+	};
+	struct audit_seen as = { 0 };
+
+	assert_int_equal(store_submit_sync(st, ok, 2, NULL), VPN_OK);
+	assert_int_equal(store_submit_sync(st, bad, 2, NULL), VPN_E_STORE);
+	assert_int_equal(store_submit_sync(st, only, 1, NULL), VPN_OK);
+	assert_int_equal(store_audit_list(st, 0, 100, audit_cb, &as, NULL), VPN_OK);
+	assert_int_equal(as.n, 2);
+	assert_string_equal(as.first, "{\"n\":1}");
+	memset(&as, 0, sizeof(as));
+	assert_int_equal(store_audit_list(st, 1, 100, audit_cb, &as, NULL), VPN_OK);
+	assert_int_equal(as.n, 1);
+	assert_string_equal(as.first, "{\"n\":3}");
+	memset(&as, 0, sizeof(as));
+	assert_int_equal(store_audit_list(st, 0, 1, audit_cb, &as, NULL), VPN_OK);
+	assert_int_equal(as.n, 1);
+	store_close(st);
+}
+
 int
 main(void)
 {
@@ -1149,6 +1285,9 @@ main(void)
 		T(test_foreign_db_refused),
 		T(test_commit_failure_fails_batch),
 		T(test_durable_across_sigkill),
+		T(test_tokens),
+		T(test_data_version_sees_other_writers),
+		T(test_audit_atomic_with_change_set),
 	};
 #undef T
 
