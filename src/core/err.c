@@ -1,5 +1,7 @@
 #include "core/err.h"
 
+#include "core/util.h"
+
 #include <jansson.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -78,6 +80,15 @@ vpn_error_add(struct vpn_error *e, enum vpn_err code, int nsx_code, const char *
 }
 
 int
+vpn_error_nsx_code(const struct vpn_error *e)
+{
+	enum vpn_err code = e->code == VPN_OK || (unsigned)e->code >= VPN_E__LAST ? VPN_E_INTERNAL
+										   : e->code;
+
+	return e->error_code ? e->error_code : err_table[code].nsx_code;
+}
+
+int
 vpn_err_http_status(enum vpn_err code)
 {
 	if ((unsigned)code >= VPN_E__LAST)
@@ -113,6 +124,34 @@ vpn_http_status_name(int status)
 	}
 }
 
+/*
+ * A JSON string of @msg with every byte sequence that is not UTF-8 replaced by '?': messages
+ * are cut by bytes (a character may be split) and may quote client input (a decoded URL).
+ */
+static json_t *
+json_msg(const char *msg)
+{
+	char clean[VPN_ERR_MSG_MAX];
+	size_t n = strnlen(msg, sizeof(clean) - 1), i = 0, o = 0;
+
+	while (i < n) {
+		unsigned char c = (unsigned char)msg[i];
+		size_t len = c < 0x80 ? 1 : (c & 0xe0) == 0xc0 ? 2 : (c & 0xf0) == 0xe0 ? 3 :
+			     (c & 0xf8) == 0xf0 ? 4 : 0;
+
+		if (len && i + len <= n && util_utf8_valid(msg + i, len) && (c >= 0x20 || c == '\t')) {
+			memcpy(clean + o, msg + i, len);
+			o += len;
+			i += len;
+		} else {
+			clean[o++] = '?';
+			i++;
+		}
+	}
+	clean[o] = '\0';
+	return json_string(clean);
+}
+
 char *
 vpn_error_json(const struct vpn_error *e, size_t *len)
 {
@@ -130,8 +169,7 @@ vpn_error_json(const struct vpn_error *e, size_t *len)
 	json_object_set_new(o, "httpStatus", json_string(name));
 	json_object_set_new(o, "error_code", json_integer(ec));
 	json_object_set_new(o, "module_name", json_string("Policy"));
-	json_object_set_new(o, "error_message",
-			    json_string(e->msg[0] ? e->msg : vpn_err_name(code)));
+	json_object_set_new(o, "error_message", json_msg(e->msg[0] ? e->msg : vpn_err_name(code)));
 	if (e->nrelated) {
 		rel = json_array();
 		if (!rel)
@@ -143,7 +181,7 @@ vpn_error_json(const struct vpn_error *e, size_t *len)
 			json_object_set_new(r, "httpStatus", json_string(name));
 			json_object_set_new(r, "error_code", json_integer(e->related[i].error_code));
 			json_object_set_new(r, "module_name", json_string("Policy"));
-			json_object_set_new(r, "error_message", json_string(e->related[i].msg));
+			json_object_set_new(r, "error_message", json_msg(e->related[i].msg));
 			json_array_append_new(rel, r);
 		}
 		if (e->ndropped) {

@@ -80,6 +80,9 @@ enum vpn_err vpn_error_set(struct vpn_error *e, enum vpn_err code, int nsx_code,
 void vpn_error_add(struct vpn_error *e, enum vpn_err code, int nsx_code, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* The NSX error_code @e renders with (its own, or the default for its code). */
+int vpn_error_nsx_code(const struct vpn_error *e);
+
 /* HTTP status for @code. */
 int vpn_err_http_status(enum vpn_err code);
 

@@ -52,7 +52,9 @@ static const char *const server_managed[] = {
 	"_revision", "_create_time", "_create_user", "_last_modified_time", "_last_modified_user",
 	"_protection", "_system_owned", "_links", "_schema", "_self", "path", "parent_path",
 	"relative_path", "unique_id", "realization_id", "marked_for_delete", "overridden",
-	"remote_path", "owner_id", "origin_site_id", NULL
+	"remote_path", "owner_id", "origin_site_id",
+	"site_overrides",	/* Global Manager only: ignored on a local manager, as NSX does */
+	NULL
 };
 
 /* Accepted on input for the hierarchical API layer, never rendered. */
@@ -822,14 +824,14 @@ out:
 }
 
 bool
-schema_vti_reserved(const struct netaddr *a, char *range, size_t rangelen)
+schema_vti_reserved(const struct netprefix *p, char *range, size_t rangelen)
 {
 	size_t i;
 
 	if (!vti_loaded)
 		vti_parse(vti_builtin, sizeof(vti_builtin) / sizeof(vti_builtin[0]), NULL);
 	for (i = 0; i < nvti; i++) {
-		if (netprefix_contains(&vti[i].p, a)) {
+		if (netprefix_overlaps(&vti[i].p, p)) {
 			snprintf(range, rangelen, "%s", vti[i].text);
 			return true;
 		}

@@ -84,7 +84,7 @@ void vx_pop(struct vctx *v, size_t saved);
 
 bool schema_strict_vmc(void);
 /* True when @a (IPv4) lies in a reserved tunnel-interface range; fills @range (>= 48 bytes). */
-bool schema_vti_reserved(const struct netaddr *a, char *range, size_t rangelen);
+bool schema_vti_reserved(const struct netprefix *p, char *range, size_t rangelen);
 /* ASN in ASPLAIN ("65006") or ASDOT ("1.10"), value 1..4294967295. */
 bool schema_asn_valid(const char *s);
 

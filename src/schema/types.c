@@ -141,7 +141,7 @@ static const struct schema_constraint session_cons[] = {
 	{ .field = "local_endpoint_path", .flags = C_REQUIRED, .fmt = FMT_PATH,
 	  .prefix = P_LOCAL_EP },
 	{ .field = "authentication_mode", .defval = "\"PSK\"" },
-	{ .field = "psk", .flags = C_SECRET, .max_len = 128 },	/* required with PSK: check */
+	{ .field = "psk", .flags = C_SECRET, .min_len = 1, .max_len = 128 },	/* required with PSK: check */
 	/* The three profile paths are defaulted by session_fill (not with a compliance suite). */
 	{ .field = "ike_profile_path", .fmt = FMT_PATH, .prefix = P_IKE },
 	{ .field = "tunnel_profile_path", .fmt = FMT_PATH, .prefix = P_TUNNEL },
@@ -172,6 +172,8 @@ static const struct schema_constraint tunnel_if_subnet_cons[] = {
 };
 
 static const struct schema_constraint mss_cons[] = {
+	/* a size without a direction would be stored but clamp nothing: say so instead */
+	{ .field = "direction", .flags = C_REQUIRED },
 	{ .field = "max_segment_size", .flags = C_RANGE, .min = 216, .max = 8960 },
 };
 
@@ -664,9 +666,28 @@ tunnel_if_subnet_check(struct vctx *v, json_t *obj)
 			vx_violation(v, where, "address %s must be inside 169.254.0.0/16", s);
 			continue;
 		}
-		if (schema_vti_reserved(&a, range, sizeof(range))) {
-			vx_violation(v, where, "address %s lies in the reserved range %s", s, range);
-			continue;
+		/* the whole subnet, not just the address: a /16 around a free address would still
+		 * route the reserved ranges into the tunnel */
+		{
+			struct netprefix sub = { a, (uint8_t)(have_plen ? plen : 32) };
+
+			if (have_plen && plen < 16) {
+				vx_violation(v, where, "subnet %s/%lld must lie inside 169.254.0.0/16",
+					     s, (long long)plen);
+				continue;
+			}
+			struct netprefix host = { a, 32 };
+
+			if (schema_vti_reserved(&host, range, sizeof(range))) {
+				vx_violation(v, where, "address %s lies in the reserved range %s", s,
+					     range);
+				continue;
+			}
+			if (schema_vti_reserved(&sub, range, sizeof(range))) {
+				vx_violation(v, where, "subnet %s/%u overlaps the reserved range %s", s,
+					     sub.len, range);
+				continue;
+			}
 		}
 		if (!have_plen || plen > 30)
 			continue;

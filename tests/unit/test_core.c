@@ -145,6 +145,31 @@ test_error_json(void **state)
 	free(s);
 }
 
+/* Regression: a message with bytes that are not UTF-8 (a decoded %FF in a URL, or a character
+ * cut by truncation) lost its error_message field entirely. */
+static void
+test_error_json_not_utf8(void **state)
+{
+	struct vpn_error e;
+	json_t *j;
+	char *s;
+
+	(void)state;
+	vpn_error_clear(&e);
+	vpn_error_set(&e, VPN_E_NOT_FOUND, 0, "object /infra/x\xff could not be found \xc3");
+	vpn_error_add(&e, VPN_E_INVALID, 0, "cut: \xc3\xa9\xc3");
+	s = vpn_error_json(&e, NULL);
+	j = json_loads(s, 0, NULL);
+	assert_non_null(j);
+	assert_string_equal(json_string_value(json_object_get(j, "error_message")),
+			    "object /infra/x? could not be found ?");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(
+				    json_object_get(j, "related_errors"), 0), "error_message")),
+			    "cut: \xc3\xa9?");
+	json_decref(j);
+	free(s);
+}
+
 static void
 test_utf8(void **state)
 {
@@ -165,6 +190,7 @@ main(void)
 		cmocka_unit_test(test_netaddr),
 		cmocka_unit_test(test_hmap),
 		cmocka_unit_test(test_error_json),
+		cmocka_unit_test(test_error_json_not_utf8),
 		cmocka_unit_test(test_utf8),
 	};
 
