@@ -28,12 +28,13 @@ LDFLAGS_SAN := -fsanitize=$(SANITIZE)
 endif
 CFLAGS  ?=
 CFLAGS  := $(CFLAGS_BASE) $(CFLAGS)
-LDLIBS  := -lmicrohttpd -ljansson -lsqlite3 -lpthread
+LDLIBS  := -lmicrohttpd -lgnutls -ljansson -lsqlite3 -lpthread
 LDFLAGS += $(LDFLAGS_SAN)
 
 LIB_SRCS := $(sort $(wildcard src/core/*.c src/schema/*.c src/store/*.c src/model/*.c \
-	src/api/*.c src/http/*.c))
+	src/api/*.c src/http/*.c src/tls/*.c src/auth/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
+CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -52,7 +53,7 @@ $(BUILD)/libvpnd.a: $(LIB_OBJS)
 	@rm -f $@
 	ar rcs $@ $^
 
-$(BUILD)/vpnd: $(BUILD)/src/vpnd.o $(BUILD)/libvpnd.a
+$(BUILD)/vpnd: $(BUILD)/src/vpnd.o $(CLI_OBJS) $(BUILD)/libvpnd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/tests/%: $(BUILD)/tests/unit/%.o $(BUILD)/libvpnd.a

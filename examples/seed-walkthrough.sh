@@ -1,20 +1,31 @@
 #!/usr/bin/env bash
 # seed-walkthrough.sh - the configuration steps of "VMware Cloud on AWS - Managing IPSec VPN using
 # API" (the seed), in its order and with its request bodies, sent with curl to a running vpnd.
+# It authenticates the way VMC clients do: the refresh token is exchanged for an access token at
+# the CSP authorize URL, and the access token is sent as "csp-auth-token" on every call.
 #
-#   VPND_URL         base URL (default http://127.0.0.1:8080)
-#   VPND_PREFIX      path prefix (default /policy/api/v1); the reverse-proxy forms work too, e.g.
-#                    /vmc/reverse-proxy/api/orgs/ORG/sddcs/SDDC/sks-nsxt-manager/policy/api/v1
-#   VPND_TOKEN       if set, sent as the "csp-auth-token" header (as VMC clients do)
-#   WALKTHROUGH_OUT  if set, a directory; each step's response body is saved as NAME.json there
+#   VPND_URL            base URL (default http://127.0.0.1:8080)
+#   VPND_PREFIX         path prefix (default /policy/api/v1); the reverse-proxy forms work too, e.g.
+#                       /vmc/reverse-proxy/api/orgs/ORG/sddcs/SDDC/sks-nsxt-manager/policy/api/v1
+#   VPND_REFRESH_TOKEN  the refresh (API) token to exchange; if unset, read from
+#                       $VPND_DATA/admin-refresh-token when VPND_DATA is set
+#   VPND_CSP_URL        base URL of the token exchange (default VPND_URL), i.e. CSP's
+#                       https://console.cloud.vmware.com for a real SDDC
+#   VPND_ORG, VPND_SDDC if both set, the NSX URL is discovered like VMC clients do: GET
+#                       /vmc/api/orgs/ORG/sddcs/SDDC, then resource_config.nsx_api_public_endpoint_url
+#                       + /policy/api/v1 is used instead of VPND_URL + VPND_PREFIX
+#   VPND_TOKEN          an access token to send as is (no exchange)
+#   WALKTHROUGH_OUT     if set, a directory; each step's response body is saved as NAME.json there
 #
-# Every request is printed (secrets masked) with its HTTP status, plus one machine-readable line
-# per step:  STEP <name> <status>
-# The script stops with exit status 1 at the first unexpected status.
+# Every request is printed (secrets and tokens masked) with its HTTP status, plus one
+# machine-readable line per step:  STEP <name> <status>  (the exchange is step "authorize", the
+# discovery step "discover-sddc"). The script stops with exit status 1 at the first unexpected
+# status.
 set -u
 
 VPND_URL=${VPND_URL:-http://127.0.0.1:8080}
 VPND_PREFIX=${VPND_PREFIX-/policy/api/v1}
+VPND_CSP_URL=${VPND_CSP_URL:-$VPND_URL}
 OUT=${WALKTHROUGH_OUT:-}
 
 command -v curl >/dev/null 2>&1 || { echo "seed-walkthrough: curl not found" >&2; exit 2; }
@@ -24,23 +35,88 @@ fi
 TMP=$(mktemp -d) || exit 2
 trap 'rm -rf "$TMP"' EXIT
 
-HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json')
-if [ -n "${VPND_TOKEN:-}" ]; then
-	HDRS+=(-H "csp-auth-token: $VPND_TOKEN")
+mask() {
+	sed -E 's/("(psk|password|access_token|refresh_token|id_token)"[[:space:]]*:[[:space:]]*)"[^"]*"/\1"********"/g'
+}
+
+# json_string FILE KEY: the value of a "KEY": "value" string in a JSON file (\/ unescaped)
+json_string() {
+	tr -d '\n' <"$1" | sed -n 's/.*"'"$2"'"[[:space:]]*:[[:space:]]*"\(\([^"\\]\|\\.\)*\)".*/\1/p' |
+		sed 's#\\/#/#g'
+}
+
+# unexpected NAME EXPECTED CODE FILE: report and stop
+unexpected() {
+	echo "UNEXPECTED: step $1 expected HTTP $2, got $3" >&2
+	mask <"$4" >&2 2>/dev/null
+	echo >&2
+	exit 1
+}
+
+ACCESS_TOKEN=${VPND_TOKEN:-}
+REFRESH_TOKEN=${VPND_REFRESH_TOKEN:-}
+if [ -z "$ACCESS_TOKEN" ] && [ -z "$REFRESH_TOKEN" ] && [ -n "${VPND_DATA:-}" ]; then
+	if [ ! -r "$VPND_DATA/admin-refresh-token" ]; then
+		echo "seed-walkthrough: cannot read $VPND_DATA/admin-refresh-token" >&2
+		exit 2
+	fi
+	REFRESH_TOKEN=$(head -n 1 "$VPND_DATA/admin-refresh-token")
 fi
 
-mask() {
-	sed -E 's/("(psk|password)"[[:space:]]*:[[:space:]]*)"[^"]*"/\1"********"/g'
-}
+# The exchange: POST .../authorize with the refresh token in a form body (not in the URL, so it
+# stays out of access logs), as VMware's SDKs do. The token goes to curl on stdin, never argv.
+if [ -z "$ACCESS_TOKEN" ] && [ -n "$REFRESH_TOKEN" ]; then
+	out="$TMP/authorize.json"
+	echo "==> POST /csp/gateway/am/api/auth/api-tokens/authorize (refresh_token=********)"
+	code=$(printf '%s' "$REFRESH_TOKEN" |
+		curl -sS --max-time 30 -o "$out" -w '%{http_code}' -X POST -H 'Accept: application/json' \
+			--data-urlencode 'refresh_token@-' \
+			"$VPND_CSP_URL/csp/gateway/am/api/auth/api-tokens/authorize") || code=000
+	echo "<== $code"
+	echo "STEP authorize $code"
+	[ "$code" = 200 ] || unexpected authorize 200 "$code" "$out"
+	ACCESS_TOKEN=$(json_string "$out" access_token)
+	if [ -z "$ACCESS_TOKEN" ]; then
+		echo "seed-walkthrough: no access_token in the authorize response" >&2
+		exit 1
+	fi
+fi
+
+HDRS=(-H 'Content-Type: application/json' -H 'Accept: application/json')
+if [ -n "$ACCESS_TOKEN" ]; then
+	# from a file, so the token is not on curl's command line (ps)
+	printf 'csp-auth-token: %s\n' "$ACCESS_TOKEN" >"$TMP/auth-header"
+	HDRS+=(-H "@$TMP/auth-header")
+fi
+
+# SDDC discovery: the NSX reverse-proxy URL of the SDDC, as VMC clients look it up.
+BASE="$VPND_URL$VPND_PREFIX"
+if [ -n "${VPND_ORG:-}" ] && [ -n "${VPND_SDDC:-}" ]; then
+	out="$TMP/discover-sddc.json"
+	[ -n "$OUT" ] && out="$OUT/discover-sddc.json"
+	echo "==> GET /vmc/api/orgs/$VPND_ORG/sddcs/$VPND_SDDC"
+	code=$(curl -sS --max-time 30 -o "$out" -w '%{http_code}' "${HDRS[@]}" \
+		"$VPND_URL/vmc/api/orgs/$VPND_ORG/sddcs/$VPND_SDDC") || code=000
+	echo "<== $code"
+	echo "STEP discover-sddc $code"
+	[ "$code" = 200 ] || unexpected discover-sddc 200 "$code" "$out"
+	NSX_URL=$(json_string "$out" nsx_api_public_endpoint_url)
+	if [ -z "$NSX_URL" ]; then
+		echo "seed-walkthrough: no nsx_api_public_endpoint_url in the SDDC" >&2
+		exit 1
+	fi
+	echo "    NSX endpoint: $NSX_URL"
+	BASE="${NSX_URL%/}/policy/api/v1"
+fi
 
 # step NAME METHOD PATH EXPECTED_STATUS [BODY]
 step() {
 	local name=$1 method=$2 path=$3 expected=$4 body=${5-}
-	local url="$VPND_URL$VPND_PREFIX$path"
+	local url="$BASE$path"
 	local out="$TMP/$name.json"
 	local code
 	[ -n "$OUT" ] && out="$OUT/$name.json"
-	echo "==> $method $VPND_PREFIX$path"
+	echo "==> $method /${BASE#*://*/}$path"
 	if [ -n "$body" ]; then
 		printf '%s\n' "$body" | mask | sed 's/^/    /'
 		code=$(curl -sS --max-time 30 -o "$out" -w '%{http_code}' -X "$method" "${HDRS[@]}" \
@@ -51,12 +127,7 @@ step() {
 	fi
 	echo "<== $code"
 	echo "STEP $name $code"
-	if [ "$code" != "$expected" ]; then
-		echo "UNEXPECTED: step $name expected HTTP $expected, got $code" >&2
-		mask <"$out" >&2 2>/dev/null
-		echo >&2
-		exit 1
-	fi
+	[ "$code" = "$expected" ] || unexpected "$name" "$expected" "$code" "$out"
 }
 
 IKE=/infra/ipsec-vpn-ike-profiles/VPNtoDFWDC1IKE

@@ -16,12 +16,15 @@
 #include <unistd.h>
 
 #include "api/api.h"
+#include "auth/auth.h"
+#include "cli.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "http/server.h"
 #include "model/model.h"
 #include "schema/schema.h"
 #include "store/store.h"
+#include "tls/cert.h"
 
 #define VPND_VERSION "0.1.0"
 
@@ -37,6 +40,25 @@ struct opts {
 	unsigned max_conns;
 	const char *log_level;
 	const char *reserved_vti;
+	const char *tls_cert;		/* --tls-cert/--tls-key: both or neither */
+	const char *tls_key;
+	const char *org;		/* NULL: the id generated at the first start */
+	const char *sddc;
+	const char *public_url;
+	int64_t token_ttl;
+	bool no_emulator;
+};
+
+/* The subcommand table (wireguard-tools style): `vpnd NAME ...` runs cmd(argc - 1, argv + 1). */
+static const struct {
+	const char *name;
+	int (*cmd)(int argc, char **argv);
+	const char *what;
+} subcommands[] = {
+	{ "token", cmd_token, "create, list or revoke refresh tokens" },
+	{ "audit", cmd_audit, "print the audit log" },
+	{ "cert", cmd_cert, "generate a self-signed TLS certificate" },
+	{ "routes", cmd_routes, "print the API route tables as JSON" },
 };
 
 static void
@@ -55,7 +77,18 @@ usage(FILE *f)
 		"  --conn-timeout SEC     idle connection timeout (default 60)\n"
 		"  --max-conns N          concurrent connection limit (default 1024)\n"
 		"  --log-level LEVEL      debug|info|warn|error (default info)\n"
-		"  --version, --help\n");
+		"  --tls-cert FILE        serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
+		"  --tls-key FILE         the certificate's PEM private key (vpnd cert generate makes both)\n"
+		"  --org ID --sddc ID     the org and SDDC ids this server answers for (default: generated\n"
+		"                         once and kept in the store)\n"
+		"  --public-url URL       base URL clients reach vpnd at, for SDDC discovery (default: from\n"
+		"                         the request's Host header)\n"
+		"  --token-ttl SECONDS    access-token lifetime (default 1800)\n"
+		"  --no-emulator          do not serve the emulator API (/emulator/api/v1)\n"
+		"  --version, --help\n"
+		"subcommands:\n");
+	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+		fprintf(f, "  vpnd %-8s %s\n", subcommands[i].name, subcommands[i].what);
 }
 
 static bool
@@ -84,6 +117,13 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "max-conns", required_argument, NULL, 'c' },
 		{ "log-level", required_argument, NULL, 'L' },
 		{ "reserved-vti", required_argument, NULL, 'R' },
+		{ "tls-cert", required_argument, NULL, 'C' },
+		{ "tls-key", required_argument, NULL, 'K' },
+		{ "org", required_argument, NULL, 'O' },
+		{ "sddc", required_argument, NULL, 'S' },
+		{ "public-url", required_argument, NULL, 'U' },
+		{ "token-ttl", required_argument, NULL, 'E' },
+		{ "no-emulator", no_argument, NULL, 'N' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -100,6 +140,19 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'p': o->private_ip = optarg; break;
 		case 'L': o->log_level = optarg; break;
 		case 'R': o->reserved_vti = optarg; break;
+		case 'C': o->tls_cert = optarg; break;
+		case 'K': o->tls_key = optarg; break;
+		case 'O': o->org = optarg; break;
+		case 'S': o->sddc = optarg; break;
+		case 'U': o->public_url = optarg; break;
+		case 'N': o->no_emulator = true; break;
+		case 'E':
+			if (!parse_uint(optarg, 366 * 86400, &v) || v < 1) {
+				fprintf(stderr, "vpnd: --token-ttl must be 1..31622400 seconds\n");
+				return 2;
+			}
+			o->token_ttl = (int64_t)v;
+			break;
 		case 'b':
 			if (!parse_uint(optarg, 1ULL << 30, &v) || v < 1024) {
 				fprintf(stderr, "vpnd: --max-body must be 1024..1073741824\n");
@@ -144,6 +197,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		usage(stderr);
 		return 2;
 	}
+	if (!o->tls_cert != !o->tls_key) {
+		fprintf(stderr, "vpnd: --tls-cert and --tls-key go together (give both or neither)\n");
+		return 2;
+	}
 	return 0;
 }
 
@@ -159,11 +216,129 @@ level_of(const char *s)
 	return LOG_LVL_INFO;
 }
 
+/*
+ * --tls-cert/--tls-key: read and check both PEM files into @hc (freed with tls_pem_free after
+ * http_stop), so a bad file fails here rather than at the first handshake. Without TLS on a
+ * non-loopback address, warn loudly. Returns 0, or -1 after logging why.
+ */
+static int
+tls_setup(const struct opts *o, struct http_config *hc)
+{
+	struct vpn_error e;
+	char *cert = NULL, *key = NULL;
+
+	vpn_error_clear(&e);
+	if (!o->tls_cert) {
+		if (!tls_listen_is_loopback(o->listen))
+			log_warn("WARNING: serving %s WITHOUT TLS: access and refresh tokens, IPsec "
+				 "pre-shared keys and BGP passwords will cross the network in clear "
+				 "text. Use --tls-cert/--tls-key (see vpnd cert generate) or listen "
+				 "on 127.0.0.1", o->listen);
+		return 0;
+	}
+	if (tls_load_pem(o->tls_cert, TLS_PEM_CERT, &cert, &e) ||
+	    tls_load_pem(o->tls_key, TLS_PEM_KEY, &key, &e)) {
+		log_error("TLS: %s", e.msg);
+		goto fail;
+	}
+	if (tls_check_pair(cert, key, &e)) {
+		log_error("TLS: --tls-key %s with --tls-cert %s: %s", o->tls_key, o->tls_cert, e.msg);
+		goto fail;
+	}
+	hc->tls_cert_pem = cert;
+	hc->tls_key_pem = key;
+	log_info("TLS on: serving HTTPS with certificate %s", o->tls_cert);
+	return 0;
+fail:
+	tls_pem_free(cert);
+	tls_pem_free(key);
+	return -1;
+}
+
+/* An org/sddc id: from the flag, else the one kept in the store, else a new one kept there. */
+static enum vpn_err
+stored_id(struct store *st, const char *flag, const char *key, char *out, size_t outlen,
+	  struct vpn_error *err)
+{
+	char *v = NULL;
+	enum vpn_err rc;
+	size_t i;
+
+	if (flag) {
+		if (!*flag || strlen(flag) >= outlen)
+			return vpn_error_set(err, VPN_E_INVALID, 0, "--%s must be 1..%zu characters",
+					     key, outlen - 1);
+		for (i = 0; flag[i]; i++)
+			if (flag[i] == '/' || (unsigned char)flag[i] <= ' ')
+				return vpn_error_set(err, VPN_E_INVALID, 0,
+						     "--%s may not contain '/' or blanks", key);
+		snprintf(out, outlen, "%s", flag);
+		return VPN_OK;
+	}
+	rc = store_meta_get(st, key, &v, err);
+	if (rc == VPN_OK && v) {
+		snprintf(out, outlen, "%s", v);
+		free(v);
+		return VPN_OK;
+	}
+	if (rc != VPN_E_NOT_FOUND && rc != VPN_OK)
+		return rc;
+	vpn_error_clear(err);
+	util_uuid4(out);
+	return store_meta_set(st, key, out, err);
+}
+
+/*
+ * First start: no refresh token yet. Create the admin token and leave it, for the operator
+ * only, in DATA/admin-refresh-token (0600). The log names the file, never the token.
+ */
+static int
+first_token(struct store *st, const char *data)
+{
+	char tok[AUTH_REFRESH_LEN + 1], path[4096];
+	struct vpn_error err;
+	long n = auth_token_count(st);
+	FILE *f;
+	int fd;
+
+	if (n != 0)
+		return n < 0 ? -1 : 0;
+	vpn_error_clear(&err);
+	snprintf(path, sizeof(path), "%s/admin-refresh-token", data);
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || fchmod(fd, 0600)) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	if (auth_token_create(st, "admin", AUTH_ROLE_ADMIN, tok, &err)) {
+		log_error("creating the first admin token: %s", err.msg);
+		close(fd);
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	if (!f || fprintf(f, "%s\n", tok) < 0 || fflush(f) || fsync(fd)) {
+		log_error("cannot write %s: %s", path, strerror(errno));
+		explicit_bzero(tok, sizeof(tok));
+		if (f)
+			fclose(f);
+		else
+			close(fd);
+		return -1;
+	}
+	fclose(f);
+	explicit_bzero(tok, sizeof(tok));
+	log_info("first start: created the admin refresh token; it is in %s (mode 0600). "
+		 "Exchange it at POST /csp/gateway/am/api/auth/api-tokens/authorize", path);
+	return 0;
+}
+
 int
 main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
-			  1024, "info", NULL };
+			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -172,11 +347,22 @@ main(int argc, char **argv)
 	struct model_config mc = { 0 };
 	struct api_config ac = { 0 };
 	struct http_config hc = { 0 };
-	char uri[4096], lockpath[4096];
+	struct auth_config auc = { 0 };
+	struct auth *au = NULL;
+	char uri[4096], lockpath[4096], org[128], sddc[128];
+	size_t i;
 	int lockfd = -1;
 	sigset_t ss;
 	int sig, rc = 1;
 
+	if (argc > 1 && argv[1][0] != '-') {
+		for (i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
+			if (!strcmp(argv[1], subcommands[i].name))
+				return subcommands[i].cmd(argc - 1, argv + 1);
+		fprintf(stderr, "vpnd: unknown subcommand %s\n", argv[1]);
+		usage(stderr);
+		return 2;
+	}
 	rc = parse_opts(argc, argv, &o);
 	if (rc)
 		return rc == 1 ? 0 : rc;
@@ -191,13 +377,13 @@ main(int argc, char **argv)
 	pthread_sigmask(SIG_BLOCK, &ss, NULL);
 	signal(SIGPIPE, SIG_IGN);
 
+	if (mkdir(o.data, 0700) && errno != EEXIST) {
+		log_error("cannot create data directory %s: %s", o.data, strerror(errno));
+		goto out;
+	}
 	if (o.store_uri) {
 		snprintf(uri, sizeof(uri), "%s", o.store_uri);
 	} else {
-		if (mkdir(o.data, 0700) && errno != EEXIST) {
-			log_error("cannot create data directory %s: %s", o.data, strerror(errno));
-			goto out;
-		}
 		snprintf(uri, sizeof(uri), "sqlite:%s/vpnd.db", o.data);
 		/* one vpnd per data directory: two would each hold their own in-memory tree */
 		snprintf(lockpath, sizeof(lockpath), "%s/vpnd.lock", o.data);
@@ -226,8 +412,25 @@ main(int argc, char **argv)
 		log_error("model: %s", err.msg);
 		goto out;
 	}
+	if (stored_id(st, o.org, "org", org, sizeof(org), &err) ||
+	    stored_id(st, o.sddc, "sddc", sddc, sizeof(sddc), &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
+	if (first_token(st, o.data))
+		goto out;
+	auc.access_ttl_s = o.token_ttl;
+	auc.org_id = org;
+	if (auth_open(&au, st, &auc, &err)) {
+		log_error("%s", err.msg);
+		goto out;
+	}
 	ac.max_body = o.max_body;
-	if (api_new(&a, m, &ac)) {
+	ac.org_id = org;
+	ac.sddc_id = sddc;
+	ac.public_url = o.public_url;
+	ac.emulator = !o.no_emulator;
+	if (api_new(&a, m, au, &ac)) {
 		log_error("api: out of memory");
 		goto out;
 	}
@@ -236,21 +439,28 @@ main(int argc, char **argv)
 	hc.max_body = o.max_body;
 	hc.conn_timeout = o.conn_timeout;
 	hc.max_conns = o.max_conns;
+	if (tls_setup(&o, &hc))
+		goto out;
 	if (http_start(&srv, a, &hc, &err)) {
 		log_error("http: %s", err.msg);
 		goto out;
 	}
 	/* the URI is not logged: a database URI may carry a password */
-	log_info("vpnd %s listening on %s (port %u), %zu objects loaded", VPND_VERSION, o.listen,
-		 http_port(srv), model_count(m));
+	log_info("vpnd %s listening on %s (port %u), %zu objects loaded; org %s, sddc %s",
+		 VPND_VERSION, o.listen, http_port(srv), model_count(m), org, sddc);
 	if (sigwait(&ss, &sig) == 0)
 		log_info("signal %d: shutting down", sig);
 	rc = 0;
 out:
+	/* http first (finishes begun requests), then the store (runs every pending callback,
+	 * which may reach the model and http), then what those callbacks use */
 	http_stop(srv);
-	api_free(a);
-	model_close(m);
 	store_close(st);
+	tls_pem_free(hc.tls_cert_pem);
+	tls_pem_free(hc.tls_key_pem);
+	api_free(a);
+	auth_close(au);
+	model_close(m);
 	schema_fini();
 	if (lockfd >= 0)
 		close(lockfd);

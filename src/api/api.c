@@ -1,10 +1,16 @@
 #include "api/api.h"
 
+#include <ctype.h>
+#include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <time.h>
 
+#include "auth/auth.h"
+#include "core/clock.h"
 #include "core/log.h"
 #include "core/util.h"
 #include "model/model.h"
@@ -15,59 +21,130 @@
 #define LS T0 "/locale-services/default"
 #define SVC LS "/ipsec-vpn-services/default"
 #define MAX_SEGS 16
+/* The deprecated URL form of the IPSec VPN service (one object, two URLs). */
+#define ALIAS_FROM T0 "/ipsec-vpn-services"
+#define ALIAS_TO LS "/ipsec-vpn-services"
+#define MAX_CAPS 2
 
 struct api {
 	struct model *m;
+	struct auth *auth;
 	struct api_config cfg;
+	char org_id[128];
+	char sddc_id[128];
+	char public_url[512];
+	char sddc_name[128];
+	char created[32];		/* ISO 8601, for the SDDC object */
 };
 
-enum handler { H_LIST, H_OBJECT, H_SINGLETON };
+enum handler {
+	H_LIST, H_OBJECT, H_SINGLETON,			/* policy objects */
+	H_HEALTH, H_AUTHORIZE, H_SDDC_LIST, H_SDDC,	/* VMC / CSP / liveness */
+	H_AUDIT, H_CLOCK,				/* vpnd's own */
+};
 
 #define M_RO (API_GET | API_HEAD)
 #define M_RW (API_GET | API_HEAD | API_PUT | API_PATCH | API_DELETE)
+#define M_WRITES (API_PUT | API_PATCH | API_DELETE | API_POST)
+
+#define R_NOAUTH 0x1			/* no token needed */
+#define R_ADMIN 0x2			/* admin role even to read */
+#define R_EMULATOR 0x4			/* only when the emulator API is enabled */
 
 struct route {
-	const char *pattern;		/* "{id}" matches one segment */
+	const char *pattern;		/* "{x}" matches one non-empty segment */
 	unsigned methods;
 	enum handler h;
 	const struct coll *coll;
+	unsigned flags;
 	struct api_route_info info;
 };
 
 /*
- * THE route table. Paths are relative to /policy/api/v1 after normalisation (see normalize()).
- * Literal routes come before wildcard ones that could shadow them. Writes to system-owned
- * collections are routed (so they get a clear 403 from the model, not a 405).
+ * THE route tables. Policy paths are relative to /policy/api/v1 after normalisation (see
+ * normalize()); top-level paths are matched as sent. Literal routes come before wildcard ones
+ * that could shadow them. Writes to system-owned collections are routed (so they get a clear
+ * 403 from the model, not a 405). Every policy route needs a token; writes need the admin role.
  */
 static struct route routes[] = {
-	{ "/infra/ipsec-vpn-ike-profiles", M_RO, H_LIST, &coll_ike_profiles, { 0 } },
-	{ "/infra/ipsec-vpn-ike-profiles/{id}", M_RW, H_OBJECT, &coll_ike_profiles, { 0 } },
-	{ "/infra/ipsec-vpn-tunnel-profiles", M_RO, H_LIST, &coll_tunnel_profiles, { 0 } },
-	{ "/infra/ipsec-vpn-tunnel-profiles/{id}", M_RW, H_OBJECT, &coll_tunnel_profiles, { 0 } },
-	{ "/infra/ipsec-vpn-dpd-profiles", M_RO, H_LIST, &coll_dpd_profiles, { 0 } },
-	{ "/infra/ipsec-vpn-dpd-profiles/{id}", M_RW, H_OBJECT, &coll_dpd_profiles, { 0 } },
-	{ "/infra/tier-0s", M_RO, H_LIST, &coll_tier0s, { 0 } },
-	{ "/infra/tier-0s/{id}", M_RW, H_OBJECT, &coll_tier0s, { 0 } },
-	{ T0 "/prefix-lists", M_RO, H_LIST, &coll_prefix_lists, { 0 } },
-	{ T0 "/prefix-lists/{id}", M_RW, H_OBJECT, &coll_prefix_lists, { 0 } },
-	{ T0 "/locale-services", M_RO, H_LIST, &coll_locale_services, { 0 } },
-	{ T0 "/locale-services/{id}", M_RW, H_OBJECT, &coll_locale_services, { 0 } },
-	{ LS "/bgp", M_RW, H_SINGLETON, &coll_bgp_config, { 0 } },
-	{ LS "/bgp/neighbors", M_RO, H_LIST, &coll_bgp_neighbors, { 0 } },
-	{ LS "/bgp/neighbors/{id}", M_RW, H_OBJECT, &coll_bgp_neighbors, { 0 } },
-	{ LS "/ipsec-vpn-services", M_RO, H_LIST, &coll_vpn_services, { 0 } },
-	{ LS "/ipsec-vpn-services/{id}", M_RW, H_OBJECT, &coll_vpn_services, { 0 } },
-	{ SVC "/local-endpoints", M_RO, H_LIST, &coll_local_endpoints, { 0 } },
-	{ SVC "/local-endpoints/{id}", M_RW, H_OBJECT, &coll_local_endpoints, { 0 } },
-	{ SVC "/sessions", M_RO, H_LIST, &coll_sessions, { 0 } },
-	{ SVC "/sessions/{id}", M_RW, H_OBJECT, &coll_sessions, { 0 } },
+	{ "/infra/ipsec-vpn-ike-profiles", M_RO, H_LIST, &coll_ike_profiles, 0, { 0 } },
+	{ "/infra/ipsec-vpn-ike-profiles/{id}", M_RW, H_OBJECT, &coll_ike_profiles, 0, { 0 } },
+	{ "/infra/ipsec-vpn-tunnel-profiles", M_RO, H_LIST, &coll_tunnel_profiles, 0, { 0 } },
+	{ "/infra/ipsec-vpn-tunnel-profiles/{id}", M_RW, H_OBJECT, &coll_tunnel_profiles, 0, { 0 } },
+	{ "/infra/ipsec-vpn-dpd-profiles", M_RO, H_LIST, &coll_dpd_profiles, 0, { 0 } },
+	{ "/infra/ipsec-vpn-dpd-profiles/{id}", M_RW, H_OBJECT, &coll_dpd_profiles, 0, { 0 } },
+	{ "/infra/tier-0s", M_RO, H_LIST, &coll_tier0s, 0, { 0 } },
+	{ "/infra/tier-0s/{id}", M_RW, H_OBJECT, &coll_tier0s, 0, { 0 } },
+	{ T0 "/prefix-lists", M_RO, H_LIST, &coll_prefix_lists, 0, { 0 } },
+	{ T0 "/prefix-lists/{id}", M_RW, H_OBJECT, &coll_prefix_lists, 0, { 0 } },
+	{ T0 "/locale-services", M_RO, H_LIST, &coll_locale_services, 0, { 0 } },
+	{ T0 "/locale-services/{id}", M_RW, H_OBJECT, &coll_locale_services, 0, { 0 } },
+	{ LS "/bgp", M_RW, H_SINGLETON, &coll_bgp_config, 0, { 0 } },
+	{ LS "/bgp/neighbors", M_RO, H_LIST, &coll_bgp_neighbors, 0, { 0 } },
+	{ LS "/bgp/neighbors/{id}", M_RW, H_OBJECT, &coll_bgp_neighbors, 0, { 0 } },
+	{ LS "/ipsec-vpn-services", M_RO, H_LIST, &coll_vpn_services, 0, { 0 } },
+	{ LS "/ipsec-vpn-services/{id}", M_RW, H_OBJECT, &coll_vpn_services, 0, { 0 } },
+	{ SVC "/local-endpoints", M_RO, H_LIST, &coll_local_endpoints, 0, { 0 } },
+	{ SVC "/local-endpoints/{id}", M_RW, H_OBJECT, &coll_local_endpoints, 0, { 0 } },
+	{ SVC "/sessions", M_RO, H_LIST, &coll_sessions, 0, { 0 } },
+	{ SVC "/sessions/{id}", M_RW, H_OBJECT, &coll_sessions, 0, { 0 } },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
+
+static struct route top_routes[] = {
+	{ "/healthz", M_RO, H_HEALTH, NULL, R_NOAUTH, { 0 } },
+	{ "/csp/gateway/am/api/auth/api-tokens/authorize", API_POST, H_AUTHORIZE, NULL, R_NOAUTH,
+	  { 0 } },
+	{ "/vmc/api/orgs/{org}/sddcs", M_RO, H_SDDC_LIST, NULL, 0, { 0 } },
+	{ "/vmc/api/orgs/{org}/sddcs/{sddc}", M_RO, H_SDDC, NULL, 0, { 0 } },
+	{ "/vpnd/api/v1/audit", M_RO, H_AUDIT, NULL, R_ADMIN, { 0 } },
+	{ "/emulator/api/v1/clock", M_RO | API_POST, H_CLOCK, NULL, R_ADMIN | R_EMULATOR, { 0 } },
+};
+#define NTOP (sizeof(top_routes) / sizeof(top_routes[0]))
+
+/*
+ * Introspection: the policy routes, the top-level routes, then every policy route again under
+ * its deprecated alias (normalize() maps those URLs; listing them lets a test cover them).
+ */
+#define NALIAS_MAX NROUTES
+static struct api_route_info alias_info[NALIAS_MAX];
+static char alias_pattern[NALIAS_MAX][160];
+static size_t nalias;
+static pthread_once_t alias_once = PTHREAD_ONCE_INIT;
+
+static void
+fill_info(struct api_route_info *ri, const struct route *r, const char *prefix,
+	  const char *pattern)
+{
+	ri->pattern = pattern;
+	ri->prefix = prefix;
+	ri->methods = r->methods;
+	ri->writes = (r->methods & M_WRITES) != 0;
+	ri->needs_token = !(r->flags & R_NOAUTH);
+	ri->admin_only = (r->flags & R_ADMIN) != 0;
+}
+
+static void
+alias_init(void)
+{
+	size_t i, n = sizeof(ALIAS_TO) - 1;
+
+	for (i = 0; i < NROUTES; i++) {
+		const char *p = routes[i].pattern;
+
+		if (strncmp(p, ALIAS_TO, n) || (p[n] != '/' && p[n] != '\0'))
+			continue;
+		snprintf(alias_pattern[nalias], sizeof(alias_pattern[0]), "%s%s", ALIAS_FROM, p + n);
+		fill_info(&alias_info[nalias], &routes[i], API_PREFIX, alias_pattern[nalias]);
+		nalias++;
+	}
+}
 
 size_t
 api_route_count(void)
 {
-	return NROUTES;
+	pthread_once(&alias_once, alias_init);
+	return NROUTES + NTOP + nalias;
 }
 
 const struct api_route_info *
@@ -75,25 +152,46 @@ api_route_at(size_t i)
 {
 	struct route *r;
 
-	if (i >= NROUTES)
+	if (i >= api_route_count())
 		return NULL;
-	r = &routes[i];
-	r->info.pattern = r->pattern;
-	r->info.methods = r->methods;
-	r->info.writes = (r->methods & (API_PUT | API_PATCH | API_DELETE | API_POST)) != 0;
+	if (i >= NROUTES + NTOP)
+		return &alias_info[i - NROUTES - NTOP];
+	r = i < NROUTES ? &routes[i] : &top_routes[i - NROUTES];
+	fill_info(&r->info, r, i < NROUTES ? API_PREFIX : "", r->pattern);
 	return &r->info;
 }
 
 enum vpn_err
-api_new(struct api **out, struct model *m, const struct api_config *cfg)
+api_new(struct api **out, struct model *m, struct auth *auth, const struct api_config *cfg)
 {
 	struct api *a = calloc(1, sizeof(*a));
+	size_t n;
 
 	*out = NULL;
 	if (!a)
 		return VPN_E_NOMEM;
 	a->m = m;
+	a->auth = auth;
 	a->cfg = *cfg;
+	snprintf(a->org_id, sizeof(a->org_id), "%s", cfg->org_id ? cfg->org_id : "");
+	snprintf(a->sddc_id, sizeof(a->sddc_id), "%s", cfg->sddc_id ? cfg->sddc_id : "");
+	snprintf(a->sddc_name, sizeof(a->sddc_name), "%s",
+		 cfg->sddc_name ? cfg->sddc_name : "vpnd-sddc");
+	snprintf(a->public_url, sizeof(a->public_url), "%s", cfg->public_url ? cfg->public_url : "");
+	n = strlen(a->public_url);
+	while (n && a->public_url[n - 1] == '/')
+		a->public_url[--n] = '\0';
+	a->cfg.org_id = a->org_id;
+	a->cfg.sddc_id = a->sddc_id;
+	a->cfg.public_url = a->public_url[0] ? a->public_url : NULL;
+	a->cfg.sddc_name = a->sddc_name;
+	{
+		time_t t = time(NULL);
+		struct tm tm;
+
+		gmtime_r(&t, &tm);
+		strftime(a->created, sizeof(a->created), "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+	}
 	*out = a;
 	return VPN_OK;
 }
@@ -149,33 +247,46 @@ skip_seg(const char *p)
 	return p;
 }
 
+/* Copy the segment at @p into @out (capped) and return the position after it. */
+static const char *
+take_seg(const char *p, char *out, size_t outlen)
+{
+	const char *e = skip_seg(p);
+
+	snprintf(out, outlen, "%.*s", (int)(e - p), p);
+	return e;
+}
+
 /*
  * Reduce @url to the policy path under /policy/api/v1 in @out: strip the VMC reverse-proxy
- * prefixes, the trailing slash, and map the deprecated ipsec-vpn-services form (without
- * locale-services) to the locale-services one. False when the URL is not an API URL.
+ * prefixes (their org and sddc go to @org/@sddc, else those are ""), the trailing slash, and
+ * map the deprecated ipsec-vpn-services form (without locale-services) to the locale-services
+ * one. False when the URL is not a policy URL.
  */
 static bool
-normalize(const char *url, char *out, size_t outlen)
+normalize(const char *url, char *out, size_t outlen, char *org, char *sddc, size_t idlen)
 {
-	static const char alias[] = T0 "/ipsec-vpn-services";
+	static const char alias[] = ALIAS_FROM;
 	const char *p = url;
 	size_t n;
 
+	org[0] = sddc[0] = '\0';
 	if (!strncmp(p, VMC_PREFIX, sizeof(VMC_PREFIX) - 1)) {
 		p += sizeof(VMC_PREFIX) - 1;
 		if (*p == '/' || !*p)
 			return false;
-		p = skip_seg(p);				/* org */
+		p = take_seg(p, org, idlen);
 		if (strncmp(p, "/sddcs/", 7))
 			return false;
 		p += 7;
 		if (*p == '/' || !*p)
 			return false;
-		p = skip_seg(p);				/* sddc */
+		p = take_seg(p, sddc, idlen);
 		if (!strncmp(p, "/sks-nsxt-manager/", 18))
 			p += 17;
 	}
-	if (strncmp(p, API_PREFIX, sizeof(API_PREFIX) - 1))
+	if (strncmp(p, API_PREFIX, sizeof(API_PREFIX) - 1) ||
+	    (p[sizeof(API_PREFIX) - 1] != '/' && p[sizeof(API_PREFIX) - 1] != '\0'))
 		return false;
 	p += sizeof(API_PREFIX) - 1;
 	n = strlen(p);
@@ -183,7 +294,7 @@ normalize(const char *url, char *out, size_t outlen)
 		n--;
 	if (!strncmp(p, alias, sizeof(alias) - 1) &&
 	    (p[sizeof(alias) - 1] == '/' || p[sizeof(alias) - 1] == '\0')) {
-		int k = snprintf(out, outlen, "%s%.*s", LS "/ipsec-vpn-services",
+		int k = snprintf(out, outlen, "%s%.*s", ALIAS_TO,
 				 (int)(n - (sizeof(alias) - 1)), p + sizeof(alias) - 1);
 
 		return k >= 0 && (size_t)k < outlen;
@@ -215,52 +326,119 @@ split(char *s, char **segs, size_t max)
 	return n;
 }
 
-/* Match @path against the table. *id receives the {id} segment (points into @scratch). */
+/*
+ * Match @path against @table. caps[] receives the wildcard segments in order (pointing into
+ * @scratch); unused ones are NULL.
+ */
 static const struct route *
-route_match(const char *path, char *scratch, size_t slen, const char **id)
+route_match(const struct route *table, size_t ntable, const char *path, char *scratch,
+	    size_t slen, const char *caps[MAX_CAPS])
 {
 	char *segs[MAX_SEGS + 1], pbuf[256], *psegs[MAX_SEGS + 1];
-	size_t n, i, j;
+	size_t n, i, j, len = strlen(path);
 
-	if (strlen(path) >= slen)
+	if (len >= slen)
 		return NULL;
-	memcpy(scratch, path, strlen(path) + 1);
+	memcpy(scratch, path, len + 1);
+	while (len > 1 && scratch[len - 1] == '/')
+		scratch[--len] = '\0';
 	n = split(scratch, segs, MAX_SEGS);
 	if (n > MAX_SEGS)
 		return NULL;
-	for (i = 0; i < NROUTES; i++) {
-		size_t pn;
-		const char *cap = NULL;
+	for (i = 0; i < ntable; i++) {
+		size_t pn, nc = 0;
 
-		snprintf(pbuf, sizeof(pbuf), "%s", routes[i].pattern);
+		caps[0] = caps[1] = NULL;
+		snprintf(pbuf, sizeof(pbuf), "%s", table[i].pattern);
 		pn = split(pbuf, psegs, MAX_SEGS);
 		if (pn != n)
 			continue;
 		for (j = 0; j < n; j++) {
-			if (!strcmp(psegs[j], "{id}")) {
-				if (!*segs[j])
+			if (psegs[j][0] == '{') {
+				if (!*segs[j] || nc == MAX_CAPS)
 					break;
-				cap = segs[j];
+				caps[nc++] = segs[j];
 			} else if (strcmp(psegs[j], segs[j])) {
 				break;
 			}
 		}
-		if (j == n) {
-			*id = cap;
-			return &routes[i];
-		}
+		if (j == n)
+			return &table[i];
 	}
+	caps[0] = caps[1] = NULL;
 	return NULL;
 }
 
 static const char *
 allow_header(unsigned m)
 {
-	return (m & API_PUT) ? "GET, HEAD, PUT, PATCH, DELETE" : "GET, HEAD";
+	if ((m & M_RW) == M_RW)
+		return "GET, HEAD, PUT, PATCH, DELETE";
+	if ((m & M_RO) && (m & API_POST))
+		return "GET, HEAD, POST";
+	if (m & API_POST)
+		return "POST";
+	return "GET, HEAD";
 }
 
 /* ---------------------------------------------------------------------------------------- */
-/* handlers */
+/* the caller */
+
+struct caller {
+	struct principal p;
+	bool authenticated;
+};
+
+/* The access token from csp-auth-token or "Authorization: Bearer". */
+static const char *
+bearer(const struct api_req *rq)
+{
+	const char *v = rq->header(rq->qctx, "csp-auth-token");
+
+	if (v && *v)
+		return v;
+	v = rq->header(rq->qctx, "Authorization");
+	if (v && !strncasecmp(v, "Bearer ", 7)) {
+		v += 7;
+		while (*v == ' ')
+			v++;
+		return v;
+	}
+	return NULL;
+}
+
+static enum vpn_err
+authenticate(struct api *a, const struct api_req *rq, struct caller *c, struct vpn_error *e)
+{
+	enum vpn_err rc = auth_verify(a->auth, bearer(rq), &c->p, e);
+
+	c->authenticated = rc == VPN_OK;
+	return rc;
+}
+
+static void
+audit(struct api *a, const struct caller *c, const char *method, const char *path,
+      int64_t rev_before, int64_t rev_after, const struct api_resp *out, int error_code)
+{
+	struct model_audit_rec r = { c->p.name, auth_role_name(c->p.role), method, path,
+				     rev_before, rev_after, out->status, error_code };
+
+	model_audit(a->m, &r);
+}
+
+/* Audit a refused write or sensitive read, from the error response just built. */
+static bool
+audit_refusal(struct api *a, const struct caller *c, const char *method, const char *path,
+	      const struct api_resp *out, const struct vpn_error *e)
+{
+	int64_t rev = model_revision(a->m, path);
+
+	audit(a, c, method, path, rev, rev, out, vpn_error_nsx_code(e));
+	return true;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* policy handlers */
 
 static bool
 parse_bool(const char *s, bool *out)
@@ -277,7 +455,8 @@ parse_bool(const char *s, bool *out)
 }
 
 static bool
-h_list(struct api *a, const struct api_req *rq, const struct route *r, struct api_resp *out)
+h_list(struct api *a, const struct api_req *rq, const struct route *r, const struct caller *c,
+       struct api_resp *out)
 {
 	struct list_params lp = { NULL, true, NULL, 1000, NULL };
 	struct vpn_error e;
@@ -286,6 +465,11 @@ h_list(struct api *a, const struct api_req *rq, const struct route *r, struct ap
 	size_t len = 0;
 
 	vpn_error_clear(&e);
+	/* lists never carry secrets; an auditor asking for them is refused as on objects */
+	v = rq->query(rq->qctx, "action");
+	if (v && !strcmp(v, "show_sensitive_data") && c->p.role != AUTH_ROLE_ADMIN)
+		return respond_errf(out, VPN_E_FORBIDDEN, 0,
+				    "This role may not read sensitive data");
 	v = rq->query(rq->qctx, "page_size");
 	if (v) {
 		int64_t ps;
@@ -303,6 +487,11 @@ h_list(struct api *a, const struct api_req *rq, const struct route *r, struct ap
 	lp.sort_by = rq->query(rq->qctx, "sort_by");
 	if (lp.sort_by && !*lp.sort_by)
 		lp.sort_by = NULL;
+	/* sort_by is echoed in the envelope: it must be text */
+	if (lp.sort_by && (strlen(lp.sort_by) > 255 || !util_utf8_valid(lp.sort_by,
+									 strlen(lp.sort_by))))
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "sort_by must be a field name");
 	lp.cursor = rq->query(rq->qctx, "cursor");
 	if (lp.cursor && !*lp.cursor)
 		lp.cursor = NULL;
@@ -316,27 +505,41 @@ h_list(struct api *a, const struct api_req *rq, const struct route *r, struct ap
 
 static bool
 h_get(struct api *a, const struct api_req *rq, const struct route *r, const char *id,
-      struct api_resp *out)
+      const struct caller *c, struct api_resp *out)
 {
 	struct vpn_error e;
 	const char *action = rq->query(rq->qctx, "action");
-	unsigned flags = 0;
+	bool sensitive = false;
 	char path[1024], *body = NULL;
 	size_t len = 0;
 
 	vpn_error_clear(&e);
+	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
 	/* Only sessions have sensitive data to show (their psk). The BGP neighbor password is
 	 * write-only: never returned, not even here. */
 	if (action && !strcmp(action, "show_sensitive_data")) {
-		if (r->coll == &coll_sessions)
-			flags |= MODEL_GET_SECRETS;
-	} else if (action)
+		if (c->p.role != AUTH_ROLE_ADMIN) {
+			vpn_error_set(&e, VPN_E_FORBIDDEN, 0,
+				      "The %s role may not read sensitive data",
+				      auth_role_name(c->p.role));
+			respond_err(out, &e);
+			return audit_refusal(a, c, "GET", path, out, &e);
+		}
+		sensitive = r->coll == &coll_sessions;
+	} else if (action) {
 		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
 				    "Unsupported action for GET; the only one is show_sensitive_data");
-	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
-	if (model_get(a->m, path, flags, &body, &len, &e))
-		return respond_err(out, &e);
-	return respond_json(out, 200, body, len);
+	}
+	if (model_get(a->m, path, sensitive ? MODEL_GET_SECRETS : 0, &body, &len, &e))
+		respond_err(out, &e);
+	else
+		respond_json(out, 200, body, len);
+	if (sensitive) {
+		int64_t rev = model_revision(a->m, path);
+
+		audit(a, c, "GET", path, rev, rev, out, out->status == 200 ? 0 : vpn_error_nsx_code(&e));
+	}
+	return true;
 }
 
 struct pending {
@@ -367,29 +570,43 @@ write_done(void *arg, enum vpn_err rc, char *body, size_t len)
 
 static bool
 h_write(struct api *a, const struct api_req *rq, const struct route *r, const char *id,
-	struct api_resp *out, api_done_cb cb, void *arg)
+	const struct caller *c, struct api_resp *out, api_done_cb cb, void *arg)
 {
 	struct model_write w = { 0 };
 	struct vpn_error e;
 	struct pending *p = NULL;
 	json_t *body = NULL;
 	json_error_t jerr;
+	char path[1024];
 	bool now = true;
 
 	vpn_error_clear(&e);
+	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
 	w.coll = r->coll;
 	w.id = id;
-	w.user = rq->user;
+	w.user = c->p.name;
+	w.role = auth_role_name(c->p.role);
+	w.method = rq->method_name;
+	if (c->p.role != AUTH_ROLE_ADMIN) {
+		vpn_error_set(&e, VPN_E_FORBIDDEN, 0,
+			      "The %s role has read-only access; %s needs the admin role",
+			      auth_role_name(c->p.role), rq->method_name);
+		goto refused;
+	}
 	if (rq->method == API_DELETE) {
 		w.op = MODEL_DELETE;
 	} else {
 		w.op = rq->method == API_PUT ? MODEL_PUT : MODEL_PATCH;
-		if (rq->body_too_big)
-			return respond_errf(out, VPN_E_TOO_BIG, 0,
-					    "The request body is larger than the server accepts");
-		if (!rq->body_len)
-			return respond_errf(out, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
-					    "Json de-serialization error: the request body is empty");
+		if (rq->body_too_big) {
+			vpn_error_set(&e, VPN_E_TOO_BIG, 0,
+				      "The request body is larger than the server accepts");
+			goto refused;
+		}
+		if (!rq->body_len) {
+			vpn_error_set(&e, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+				      "Json de-serialization error: the request body is empty");
+			goto refused;
+		}
 		body = json_loadb(rq->body, rq->body_len, JSON_REJECT_DUPLICATES, &jerr);
 		if (!body) {
 			/* jansson's message quotes at most a token of the input; never the whole
@@ -397,53 +614,304 @@ h_write(struct api *a, const struct api_req *rq, const struct route *r, const ch
 			vpn_error_set(&e, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
 				      "Json de-serialization error: malformed JSON at line %d, "
 				      "column %d", jerr.line, jerr.column);
-			return respond_err(out, &e);
+			goto refused;
 		}
 		w.body = body;
 	}
 	p = malloc(sizeof(*p));
 	if (!p) {
-		json_decref(body);
-		return respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+		vpn_error_set(&e, VPN_E_NOMEM, 0, "out of memory");
+		goto refused;
 	}
 	p->cb = cb;
 	p->arg = arg;
-	if (model_write(a->m, &w, write_done, p, &e)) {
-		free(p);
-		respond_err(out, &e);
-	} else {
-		now = false;
+	if (!model_write(a->m, &w, write_done, p, &e)) {
+		now = false;		/* answered, and audited, once durable */
+		goto out;
 	}
+	free(p);
+refused:
+	respond_err(out, &e);
+	audit_refusal(a, c, rq->method_name, path, out, &e);
+out:
 	json_decref(body);
 	return now;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* VMC, CSP, liveness, audit, emulator */
+
+static bool
+respond_text(struct api_resp *out, int status, const char *text)
+{
+	char *b = strdup(text);
+
+	if (!b)
+		return respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+	return respond_json(out, status, b, strlen(b));
+}
+
+static bool
+respond_jsonv(struct api_resp *out, int status, json_t *v)
+{
+	char *b = v ? json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+
+	json_decref(v);
+	if (!b)
+		return respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+	return respond_json(out, status, b, strlen(b));
+}
+
+/* CSP's OAuth-style error body. */
+static bool
+csp_error(struct api_resp *out, const char *error, const char *desc)
+{
+	json_t *v = json_pack("{s:s, s:s, s:i, s:s}", "error", error, "error_description", desc,
+			      "statusCode", 400, "message", desc);
+
+	return respond_jsonv(out, 400, v);
+}
+
+/* Value of @key in an application/x-www-form-urlencoded @body, decoded into @out. */
+static bool
+form_value(const char *body, size_t len, const char *key, char *out, size_t outlen)
+{
+	size_t klen = strlen(key), i = 0;
+
+	while (i < len) {
+		size_t end = i, o = 0;
+
+		while (end < len && body[end] != '&')
+			end++;
+		if (end - i > klen && !strncmp(body + i, key, klen) && body[i + klen] == '=') {
+			size_t j;
+
+			for (j = i + klen + 1; j < end && o + 1 < outlen; j++) {
+				char ch = body[j];
+
+				if (ch == '+') {
+					ch = ' ';
+				} else if (ch == '%' && j + 2 < end + 1 && isxdigit((unsigned char)body[j + 1]) &&
+					   isxdigit((unsigned char)body[j + 2])) {
+					char hx[3] = { body[j + 1], body[j + 2], 0 };
+
+					ch = (char)strtol(hx, NULL, 16);
+					j += 2;
+				}
+				out[o++] = ch;
+			}
+			out[o] = '\0';
+			return true;
+		}
+		i = end + 1;
+	}
+	return false;
+}
+
+static bool
+h_authorize(struct api *a, const struct api_req *rq, struct api_resp *out)
+{
+	const char *tok = rq->query(rq->qctx, "refresh_token");
+	char form[512];
+	struct vpn_error e;
+	char *body = NULL;
+	size_t len = 0;
+
+	if (!tok)
+		tok = rq->query(rq->qctx, "api_token");
+	if (!tok && rq->body_len && !rq->body_too_big &&
+	    (form_value(rq->body, rq->body_len, "refresh_token", form, sizeof(form)) ||
+	     form_value(rq->body, rq->body_len, "api_token", form, sizeof(form))))
+		tok = form;
+	if (!tok || !*tok)
+		return csp_error(out, "invalid_request",
+				 "invalid_request: the refresh token is missing (send refresh_token "
+				 "as a query parameter or form field)");
+	vpn_error_clear(&e);
+	if (auth_exchange(a->auth, tok, &body, &len, &e)) {
+		explicit_bzero(form, sizeof(form));
+		if (e.code == VPN_E_UNAUTH)
+			return csp_error(out, "invalid_grant", "invalid_grant: Invalid refresh token");
+		return respond_err(out, &e);
+	}
+	explicit_bzero(form, sizeof(form));
+	return respond_json(out, 200, body, len);
+}
+
+/* The base URL clients reach this server at. */
+static void
+base_url(const struct api *a, const struct api_req *rq, char *out, size_t outlen)
+{
+	const char *host = rq->header(rq->qctx, "Host");
+
+	if (a->cfg.public_url)
+		snprintf(out, outlen, "%s", a->cfg.public_url);
+	else
+		snprintf(out, outlen, "%s://%s", rq->tls ? "https" : "http",
+			 host && *host ? host : "localhost");
+}
+
+static json_t *
+sddc_json(const struct api *a, const struct api_req *rq)
+{
+	char base[700], proxy[1200], nsx[1300];
+
+	base_url(a, rq, base, sizeof(base));
+	snprintf(proxy, sizeof(proxy), "%s/vmc/reverse-proxy/api/orgs/%s/sddcs/%s", base,
+		 a->org_id, a->sddc_id);
+	snprintf(nsx, sizeof(nsx), "%s/sks-nsxt-manager", proxy);
+	/* The AbstractEntity fields (created, updated, user_*, version) are required by VMware's
+	 * typed VMC SDK when it deserialises an Sddc; the values are this server's. */
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:s, s:i,"
+			 " s:{s:s, s:s, s:s, s:b}}",
+			 "id", a->sddc_id, "name", a->sddc_name, "org_id", a->org_id,
+			 "sddc_state", "READY", "provider", "AWS", "created", a->created,
+			 "updated", a->created, "user_id", "vpnd", "user_name", "vpnd",
+			 "updated_by_user_id", "vpnd", "updated_by_user_name", "vpnd", "version", 1,
+			 "resource_config",
+			 "nsx_api_public_endpoint_url", nsx, "nsx_mgr_url", nsx,
+			 "nsx_reverse_proxy_url", proxy, "nsxt", 1);
+}
+
+static bool
+h_sddc(struct api *a, const struct api_req *rq, const struct route *r, const char *caps[],
+       struct api_resp *out)
+{
+	if (strcmp(caps[0], a->org_id) || (r->h == H_SDDC && strcmp(caps[1], a->sddc_id)))
+		return respond_errf(out, VPN_E_NOT_FOUND, 0,
+				    r->h == H_SDDC ? "The SDDC does not exist in this organization"
+						   : "The organization does not exist");
+	if (r->h == H_SDDC)
+		return respond_jsonv(out, 200, sddc_json(a, rq));
+	return respond_jsonv(out, 200, json_pack("[o]", sddc_json(a, rq)));
+}
+
+static bool
+h_audit(struct api *a, const struct api_req *rq, struct api_resp *out)
+{
+	const char *v;
+	int64_t since = 0, limit = 1000;
+	struct vpn_error e;
+	char *body = NULL;
+	size_t len = 0;
+
+	v = rq->query(rq->qctx, "since");
+	if (v && (!util_parse_i64(v, &since) || since < 0))
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "since must be a non-negative integer (an audit record id)");
+	v = rq->query(rq->qctx, "limit");
+	if (v && (!util_parse_i64(v, &limit) || limit < 1 || limit > 1000))
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID, "limit must be 1..1000");
+	vpn_error_clear(&e);
+	if (model_audit_list(a->m, since, (size_t)limit, &body, &len, &e))
+		return respond_err(out, &e);
+	return respond_json(out, 200, body, len);
+}
+
+static bool
+h_clock(struct api *a, const struct api_req *rq, struct api_resp *out)
+{
+	(void)a;
+	if (rq->method == API_POST) {
+		json_t *b = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+		json_t *adv = json_object_get(b, "advance_ms");
+		json_int_t ms = json_integer_value(adv);
+
+		if (!json_is_integer(adv) || ms < 0 || ms > (json_int_t)10 * 365 * 86400 * 1000) {
+			json_decref(b);
+			return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+					    "body must be {\"advance_ms\": N} with 0 <= N <= 10 years");
+		}
+		json_decref(b);
+		clock_advance_ms(ms);
+	}
+	return respond_jsonv(out, 200, json_pack("{s:I, s:I}", "now_ms",
+						 (json_int_t)clock_now_ms(), "offset_ms",
+						 (json_int_t)clock_offset_ms()));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+
+static bool
+method_not_allowed(const struct api_req *rq, const struct route *r, struct api_resp *out)
+{
+	char msg[128];
+
+	snprintf(msg, sizeof(msg), "Method %.32s is not allowed on this URL",
+		 rq->method_name ? rq->method_name : "?");
+	respond_errf(out, VPN_E_METHOD, 0, msg);
+	out->allow = allow_header(r->methods);
+	return true;
+}
+
+static bool
+handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct api_resp *out)
+{
+	char scratch[2048];
+	const char *caps[MAX_CAPS];
+	const struct route *r;
+	struct caller c = { 0 };
+	struct vpn_error e;
+
+	r = route_match(top_routes, NTOP, rq->url, scratch, sizeof(scratch), caps);
+	if (!r || ((r->flags & R_EMULATOR) && !a->cfg.emulator))
+		return respond_errf(out, VPN_E_NOT_FOUND, 0,
+				    "The requested URL is not part of the API");
+	if (!(r->methods & meth))
+		return method_not_allowed(rq, r, out);
+	vpn_error_clear(&e);
+	if (!(r->flags & R_NOAUTH) && authenticate(a, rq, &c, &e))
+		return respond_err(out, &e);
+	if ((r->flags & R_ADMIN) && c.p.role != AUTH_ROLE_ADMIN)
+		return respond_errf(out, VPN_E_FORBIDDEN, 0, "This URL needs the admin role");
+	switch (r->h) {
+	case H_HEALTH:
+		return respond_text(out, 200, "{\"status\":\"UP\"}");
+	case H_AUTHORIZE:
+		return h_authorize(a, rq, out);
+	case H_SDDC_LIST:
+	case H_SDDC:
+		return h_sddc(a, rq, r, caps, out);
+	case H_AUDIT:
+		return h_audit(a, rq, out);
+	case H_CLOCK:
+		return h_clock(a, rq, out);
+	default:
+		return respond_errf(out, VPN_E_INTERNAL, 0, "unrouted handler");
+	}
 }
 
 bool
 api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_done_cb cb,
 	   void *arg)
 {
-	char path[2048], scratch[2048], msg[256];
+	char path[2048], scratch[2048], org[128], sddc[128];
+	const char *caps[MAX_CAPS], *id;
 	const struct route *r;
-	const char *id = NULL;
+	struct caller c = { 0 };
+	struct vpn_error e;
 	enum api_method meth = rq->method == API_HEAD ? API_GET : rq->method;
 
 	memset(out, 0, sizeof(*out));
-	if (!normalize(rq->url, path, sizeof(path)) ||
-	    !(r = route_match(path, scratch, sizeof(scratch), &id)))
+	if (!normalize(rq->url, path, sizeof(path), org, sddc, sizeof(org)))
+		return handle_top(a, rq, meth, out);
+	/* Every policy URL needs a token, before anything about it is revealed. */
+	vpn_error_clear(&e);
+	if (authenticate(a, rq, &c, &e))
+		return respond_err(out, &e);
+	if ((org[0] && strcmp(org, a->org_id)) || (sddc[0] && strcmp(sddc, a->sddc_id)))
+		return respond_errf(out, VPN_E_NOT_FOUND, 0,
+				    "The organization or SDDC in the URL is not this one");
+	r = route_match(routes, NROUTES, path, scratch, sizeof(scratch), caps);
+	if (!r)
 		return respond_errf(out, VPN_E_NOT_FOUND, 0,
 				    "The requested URL is not part of the API");
-	if (!(r->methods & meth)) {
-		snprintf(msg, sizeof(msg), "Method %.32s is not allowed on this URL",
-			 rq->method_name ? rq->method_name : "?");
-		respond_errf(out, VPN_E_METHOD, 0, msg);
-		out->allow = allow_header(r->methods);
-		return true;
-	}
-	if (r->h == H_SINGLETON)
-		id = "bgp";
+	if (!(r->methods & meth))
+		return method_not_allowed(rq, r, out);
+	id = r->h == H_SINGLETON ? "bgp" : caps[0];
 	if (r->h == H_LIST)
-		return h_list(a, rq, r, out);
+		return h_list(a, rq, r, &c, out);
 	if (meth == API_GET)
-		return h_get(a, rq, r, id, out);
-	return h_write(a, rq, r, id, out, cb, arg);
+		return h_get(a, rq, r, id, &c, out);
+	return h_write(a, rq, r, id, &c, out, cb, arg);
 }

@@ -36,7 +36,6 @@ struct api_req {
 	const char *body;
 	size_t body_len;
 	bool body_too_big;
-	const char *user;
 };
 
 struct api_resp {
@@ -50,11 +49,19 @@ struct api_resp {
 /* Called once with the response of a request answered later. Runs on another thread. */
 typedef void (*api_done_cb)(void *arg, struct api_resp *resp);
 
+struct auth;
+
 struct api_config {
 	size_t max_body;		/* bytes; larger bodies get 413 */
+	const char *org_id;		/* the one org and SDDC this server is */
+	const char *sddc_id;
+	const char *sddc_name;
+	const char *public_url;		/* base URL clients reach us at; NULL = from Host */
+	bool emulator;			/* serve /emulator/api/v1 (admin only) */
 };
 
-enum vpn_err api_new(struct api **out, struct model *m, const struct api_config *cfg);
+enum vpn_err api_new(struct api **out, struct model *m, struct auth *auth,
+		     const struct api_config *cfg);
 void api_free(struct api *a);
 
 /*
@@ -66,9 +73,12 @@ bool api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, a
 
 /* Route table introspection, for tests that must cover every route. */
 struct api_route_info {
-	const char *pattern;
-	unsigned methods;
+	const char *prefix;		/* "/policy/api/v1" for policy routes, "" for top-level */
+	const char *pattern;		/* relative to prefix; "{x}" is one segment */
+	unsigned methods;		/* enum api_method bits */
 	bool writes;			/* at least one method changes state */
+	bool needs_token;
+	bool admin_only;		/* even reads need the admin role */
 };
 size_t api_route_count(void);
 const struct api_route_info *api_route_at(size_t i);

@@ -22,6 +22,8 @@ struct http_server {
 	struct api *api;
 	struct http_config cfg;
 	atomic_uint pending;		/* suspended connections awaiting a durable write */
+	atomic_uint inflight;		/* requests begun and not yet completed */
+	atomic_bool stopping;		/* http_stop began: new requests get 503 */
 	unsigned port;
 };
 
@@ -193,9 +195,24 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 				return ret;
 			}
 		}
+		if (atomic_load(&srv->stopping)) {
+			struct req_ctx tmp = { 0 };
+			struct vpn_error e;
+
+			vpn_error_clear(&e);
+			vpn_error_set(&e, VPN_E_STORE, 0, "vpnd is shutting down");
+			tmp.conn = conn;
+			tmp.resp.status = 503;
+			tmp.resp.body = vpn_error_json(&e, &tmp.resp.len);
+			tmp.resp.content_type = "application/json";
+			ret = queue(&tmp);
+			free(tmp.resp.body);
+			return ret;
+		}
 		rc = calloc(1, sizeof(*rc));
 		if (!rc)
 			return MHD_NO;
+		atomic_fetch_add(&srv->inflight, 1);
 		rc->srv = srv;
 		rc->conn = conn;
 		rc->method = method;
@@ -228,7 +245,6 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	rq.body = rc->body.p ? rc->body.p : "";
 	rq.body_len = rc->body.len;
 	rq.body_too_big = rc->too_big;
-	rq.user = "admin";
 	pthread_mutex_lock(&rc->mu);
 	atomic_fetch_add(&srv->pending, 1);
 	now = api_handle(srv->api, &rq, &rc->resp, on_done, rc);
@@ -257,6 +273,7 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!rc)
 		return;
+	atomic_fetch_sub(&rc->srv->inflight, 1);
 	buf_release(&rc->body);
 	free(rc->resp.body);
 	pthread_mutex_destroy(&rc->mu);
@@ -319,6 +336,9 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 	return true;
 }
 
+/* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise (see docs/tls.md). */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-SSL3.0"
+
 static void
 mhd_log(void *cls, const char *fmt, va_list ap)
 {
@@ -341,12 +361,27 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME |
 			 MHD_USE_ERROR_LOG;
 	const union MHD_DaemonInfo *info;
+	bool tls = cfg->tls_cert_pem && cfg->tls_key_pem;
+	/* MHD keeps pointers to the PEM texts: they outlive the daemon (the caller owns them) */
+	struct MHD_OptionItem tls_opts[] = {
+		{ MHD_OPTION_HTTPS_MEM_CERT, 0, (void *)cfg->tls_cert_pem },
+		{ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)cfg->tls_key_pem },
+		{ MHD_OPTION_HTTPS_PRIORITIES, 0, (void *)HTTP_TLS_PRIORITIES },
+		{ MHD_OPTION_END, 0, NULL },
+	};
+	struct MHD_OptionItem no_opts[] = { { MHD_OPTION_END, 0, NULL } };
 
 	*out = NULL;
 	if (!parse_listen(cfg->listen, &ss, &sl))
 		return vpn_error_set(err, VPN_E_INVALID, 0,
 				     "invalid --listen %s: expected ADDR:PORT or [V6ADDR]:PORT",
 				     cfg->listen);
+	if (tls && MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+		return vpn_error_set(err, VPN_E_UNSUPPORTED, 0,
+				     "this libmicrohttpd was built without TLS support: cannot serve "
+				     "HTTPS (--tls-cert/--tls-key)");
+	if (tls)
+		flags |= MHD_USE_TLS;
 	s = calloc(1, sizeof(*s));
 	if (!s)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
@@ -368,10 +403,12 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
+				MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 				MHD_OPTION_END);
 	if (!s->d) {
 		free(s);
-		return vpn_error_set(err, VPN_E_INTERNAL, 0, "cannot listen on %s", cfg->listen);
+		return vpn_error_set(err, VPN_E_INTERNAL, 0, "cannot listen on %s%s", cfg->listen,
+				     tls ? " with TLS (--log-level debug shows why)" : "");
 	}
 	info = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
 	s->port = info ? info->port : 0;
@@ -393,12 +430,24 @@ http_stop(struct http_server *s)
 
 	if (!s)
 		return;
+	/*
+	 * Stop taking requests (new connections are refused, new requests on open connections get
+	 * 503), then let every request already begun finish - writes included, which need the
+	 * store - so that nothing is answered after the model and store are gone. MHD must not be
+	 * stopped while a connection is suspended: if the store never answers, leave it running
+	 * (the process is exiting anyway).
+	 */
+	atomic_store(&s->stopping, true);
 	lfd = MHD_quiesce_daemon(s->d);
-	/* let suspended writes finish: they resume once the store answers */
-	for (i = 0; i < 1000 && atomic_load(&s->pending); i++) {
+	for (i = 0; i < 3000 && atomic_load(&s->inflight); i++) {
 		struct timespec ts = { 0, 10 * 1000 * 1000 };
 
 		nanosleep(&ts, NULL);
+	}
+	if (atomic_load(&s->pending)) {
+		log_error("http: %u writes still wait for the store after 30 s; exiting without "
+			  "answering them", atomic_load(&s->pending));
+		return;
 	}
 	MHD_stop_daemon(s->d);
 	if (lfd != MHD_INVALID_SOCKET)

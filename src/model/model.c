@@ -100,7 +100,12 @@ struct model {
 	size_t nnbrs, capnbrs;
 	struct vti_entry *vtis;		/* sessions' tunnel subnets, sorted by (network, len) */
 	size_t nvtis, capvtis;
-	atomic_bool failed;
+	atomic_bool failed;		/* a write failed: refuse writes until recovered */
+	pthread_mutex_t rmu;		/* guards the recovery thread's state */
+	bool recovering;
+	bool recovery_joinable;
+	pthread_t recovery;
+	char public_ip[64], private_ip[64];	/* model_config, kept for reloads */
 	int64_t system_time;
 	char install_id[37];		/* random once per data store; seeds system unique_ids */
 };
@@ -560,6 +565,30 @@ vti_overlap(const struct model *m, const struct netprefix *p, const struct obj *
 	return NULL;
 }
 
+/* The session whose own tunnel-interface address is @a, or NULL (one lookup per length). */
+static struct obj *
+vti_local_owner(const struct model *m, const struct netaddr *a)
+{
+	struct netprefix k;
+	size_t at, j;
+	int len;
+
+	for (len = (int)netaddr_bits(a); len >= 0; len--) {
+		k.addr = *a;
+		k.len = (uint8_t)len;
+		k = prefix_network(&k);
+		for (at = vti_lower_bound(m, &k);
+		     at < m->nvtis && !vti_key_cmp(&m->vtis[at].net, &k); at++) {
+			struct obj *o = m->vtis[at].o;
+
+			for (j = 0; j < o->nvti; j++)
+				if (!netaddr_cmp(&o->vti[j].addr, a))
+					return o;
+		}
+	}
+	return NULL;
+}
+
 /* Insert @o (not yet in the model) into the maps and indexes. */
 static enum vpn_err
 model_link(struct model *m, struct obj *o)
@@ -682,8 +711,9 @@ load_row(void *arg, const struct store_row *row)
 	}
 	doc = json_loadb(row->json, row->json_len, 0, &jerr);
 	if (!json_is_object(doc)) {
-		log_error("store: row %s is not a JSON object (line %d: %s)", row->path, jerr.line,
-			  jerr.text);
+		/* position only: jansson's text quotes the row, which may hold a PSK */
+		log_error("store: row %s is not a JSON object (line %d, column %d)", row->path,
+			  jerr.line, jerr.column);
 		rc = VPN_E_STORE;
 		goto out;
 	}
@@ -697,7 +727,8 @@ load_row(void *arg, const struct store_row *row)
 		goto out;
 	}
 	rc = model_link(m, o);
-	if (!rc)
+	/* once in the map (even half-linked after a failure) model_close frees it */
+	if (!rc || hmap_get(&m->objs, o->path) == o)
 		o = NULL;
 out:
 	obj_free(o);
@@ -828,6 +859,9 @@ add_system_objects(struct model *m, const struct model_config *cfg, struct vpn_e
 	return VPN_OK;
 }
 
+static enum vpn_err model_fill(struct model *m, struct vpn_error *err);
+static void start_recovery(struct model *m);
+
 enum vpn_err
 model_open(struct model **out, struct store *st, const struct model_config *cfg,
 	   struct vpn_error *err)
@@ -840,9 +874,12 @@ model_open(struct model **out, struct store *st, const struct model_config *cfg,
 	if (!m)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	pthread_rwlock_init(&m->lock, NULL);
+	pthread_mutex_init(&m->rmu, NULL);
 	hmap_init(&m->objs);
 	hmap_init(&m->refs);
 	m->st = st;
+	snprintf(m->public_ip, sizeof(m->public_ip), "%s", cfg->public_ip);
+	snprintf(m->private_ip, sizeof(m->private_ip), "%s", cfg->private_ip);
 	/* system objects keep the time of the first start */
 	rc = store_meta_get(st, "system_created_ms", &v, err);
 	if (rc == VPN_OK && v && util_parse_i64(v, &m->system_time)) {
@@ -873,13 +910,7 @@ model_open(struct model **out, struct store *st, const struct model_config *cfg,
 	} else {
 		goto out;
 	}
-	rc = store_load(st, load_row, m, err);
-	if (rc) {
-		if (err && !err->msg[0])
-			vpn_error_set(err, rc, 0, "cannot load the store");
-		goto out;
-	}
-	rc = add_system_objects(m, cfg, err);
+	rc = model_fill(m, err);
 	if (rc)
 		goto out;
 	*out = m;
@@ -890,14 +921,13 @@ out:
 	return rc;
 }
 
-void
-model_close(struct model *m)
+/* Drop every object and index entry (the maps stay usable). */
+static void
+model_clear(struct model *m)
 {
 	size_t pos = 0, i;
 	void *val;
 
-	if (!m)
-		return;
 	while (hmap_next(&m->objs, &pos, NULL, &val))
 		obj_free(val);
 	pos = 0;
@@ -912,10 +942,101 @@ model_close(struct model *m)
 	}
 	hmap_release(&m->objs);
 	hmap_release(&m->refs);
-	for (i = 0; i < NCOLLS; i++)
+	hmap_init(&m->objs);
+	hmap_init(&m->refs);
+	for (i = 0; i < NCOLLS; i++) {
 		free(m->cs[i].v);
+		memset(&m->cs[i], 0, sizeof(m->cs[i]));
+	}
 	free(m->nbrs);
 	free(m->vtis);
+	m->nbrs = NULL;
+	m->vtis = NULL;
+	m->nnbrs = m->capnbrs = m->nvtis = m->capvtis = 0;
+}
+
+/* Load every stored object, then add the system objects. */
+static enum vpn_err
+model_fill(struct model *m, struct vpn_error *err)
+{
+	struct model_config cfg = { m->public_ip, m->private_ip };
+	enum vpn_err rc;
+
+	rc = store_load(m->st, load_row, m, err);
+	if (rc) {
+		if (err && !err->msg[0])
+			vpn_error_set(err, rc, 0, "cannot load the store");
+		return rc;
+	}
+	return add_system_objects(m, &cfg, err);
+}
+
+/*
+ * After a failed write the tree in memory may hold changes the store does not (the failed one
+ * and everything queued after it, which the halted store also failed). Under the write lock:
+ * wait until the store has called back every queued change set, rebuild the tree from what is
+ * durable, and let the store and the API take writes again.
+ */
+static void *
+recovery_main(void *arg)
+{
+	struct model *m = arg;
+	struct vpn_error err;
+
+	vpn_error_clear(&err);
+	pthread_rwlock_wrlock(&m->lock);
+	store_drain(m->st);
+	model_clear(m);
+	if (model_fill(m, &err)) {
+		log_error("model: reloading after a store failure failed (%s); writes stay refused "
+			  "until vpnd restarts", err.msg);
+	} else {
+		store_resume(m->st);
+		atomic_store(&m->failed, false);
+		log_info("model: reloaded %zu objects from the store after a failed write; writes "
+			 "are accepted again", m->objs.used);
+	}
+	pthread_rwlock_unlock(&m->lock);
+	pthread_mutex_lock(&m->rmu);
+	m->recovering = false;
+	pthread_mutex_unlock(&m->rmu);
+	return NULL;
+}
+
+/* Called on the store's writer thread when a write failed. */
+static void
+start_recovery(struct model *m)
+{
+	atomic_store(&m->failed, true);
+	pthread_mutex_lock(&m->rmu);
+	if (!m->recovering) {
+		if (m->recovery_joinable)
+			pthread_join(m->recovery, NULL);	/* the previous one has ended */
+		m->recovery_joinable = false;
+		if (!pthread_create(&m->recovery, NULL, recovery_main, m)) {
+			m->recovering = true;
+			m->recovery_joinable = true;
+		} else {
+			log_error("model: cannot start recovery; writes stay refused until restart");
+		}
+	}
+	pthread_mutex_unlock(&m->rmu);
+}
+
+void
+model_close(struct model *m)
+{
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->rmu);
+	if (m->recovery_joinable)
+		pthread_join(m->recovery, NULL);
+	m->recovery_joinable = false;
+	pthread_mutex_unlock(&m->rmu);
+	model_clear(m);
+	hmap_release(&m->objs);
+	hmap_release(&m->refs);
+	pthread_mutex_destroy(&m->rmu);
 	pthread_rwlock_destroy(&m->lock);
 	free(m);
 }
@@ -1136,6 +1257,122 @@ unlock:
 /* ---------------------------------------------------------------------------------------- */
 /* writes */
 
+/* The audit record as JSON text (caller frees), or NULL on allocation failure. */
+static char *
+audit_json(const struct model_audit_rec *r, int64_t now, size_t *len)
+{
+	json_t *o = json_pack("{s:I, s:s, s:s, s:s, s:s, s:o, s:o, s:i, s:o}",
+			      "time_ms", (json_int_t)now,
+			      "user", r->user ? r->user : "",
+			      "role", r->role ? r->role : "",
+			      "method", r->method ? r->method : "",
+			      "path", r->path ? r->path : "",
+			      "revision_before", r->rev_before < 0 ? json_null()
+							: json_integer(r->rev_before),
+			      "revision_after", r->rev_after < 0 ? json_null()
+						       : json_integer(r->rev_after),
+			      "status", r->status,
+			      "error_code", r->error_code ? json_integer(r->error_code)
+							  : json_null());
+	char *txt;
+
+	if (!o)
+		return NULL;
+	txt = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	json_decref(o);
+	if (txt)
+		*len = strlen(txt);
+	return txt;
+}
+
+static void
+audit_done(void *arg, enum vpn_err rc)
+{
+	(void)arg;
+	if (rc)
+		log_error("store: an audit record could not be written");
+}
+
+void
+model_audit(struct model *m, const struct model_audit_rec *r)
+{
+	struct store_change ch = { 0 };
+	int64_t now = util_now_ms();
+	size_t len = 0;
+	char *txt = audit_json(r, now, &len);
+
+	if (!txt) {
+		log_error("audit: out of memory; a record for %s was lost", r->path ? r->path : "?");
+		return;
+	}
+	ch.op = STORE_AUDIT;
+	ch.json = txt;
+	ch.json_len = len;
+	ch.revision = now;
+	if (store_submit(m->st, &ch, 1, audit_done, NULL))
+		log_error("audit: the store refused a record for %s", r->path ? r->path : "?");
+	free(txt);
+}
+
+int64_t
+model_revision(struct model *m, const char *path)
+{
+	struct obj *o;
+	int64_t rev;
+
+	pthread_rwlock_rdlock(&m->lock);
+	o = hmap_get(&m->objs, path);
+	rev = o ? o->revision : -1;
+	pthread_rwlock_unlock(&m->lock);
+	return rev;
+}
+
+struct audit_acc {
+	struct buf *b;
+	size_t n;
+};
+
+static enum vpn_err
+audit_row(void *arg, const struct store_audit *a)
+{
+	struct audit_acc *acc = arg;
+	enum vpn_err rc;
+
+	/* {"id":N, then the stored record's fields */
+	rc = buf_addf(acc->b, "%s{\"id\":%lld", acc->n ? "," : "", (long long)a->id);
+	if (!rc && a->len > 2 && a->record[0] == '{')
+		rc = buf_addf(acc->b, ",%.*s", (int)(a->len - 1), a->record + 1);
+	else if (!rc)
+		rc = buf_add(acc->b, "}", 1);
+	acc->n++;
+	return rc;
+}
+
+enum vpn_err
+model_audit_list(struct model *m, int64_t since, size_t limit, char **json, size_t *len,
+		 struct vpn_error *err)
+{
+	struct buf b;
+	struct audit_acc acc = { &b, 0 };
+	enum vpn_err rc;
+
+	*json = NULL;
+	buf_init(&b, (size_t)64 << 20);
+	rc = buf_adds(&b, "{\"results\":[");
+	if (!rc)
+		rc = store_audit_list(m->st, since, limit, audit_row, &acc, err);
+	if (!rc)
+		rc = buf_addf(&b, "],\"result_count\":%zu}", acc.n);
+	if (rc) {
+		buf_release(&b);
+		if (err && !err->msg[0])
+			vpn_error_set(err, rc, 0, "cannot read the audit log");
+		return rc;
+	}
+	*json = buf_detach(&b, len);
+	return *json ? VPN_OK : vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+}
+
 struct wctx {
 	struct model *m;
 	model_done_cb cb;
@@ -1151,9 +1388,8 @@ write_done(void *arg, enum vpn_err rc)
 	struct wctx *w = arg;
 
 	if (rc) {
-		atomic_store(&w->m->failed, true);
-		log_error("store: write of %s failed; refusing further writes until restart",
-			  w->path);
+		log_error("store: write of %s failed; reloading the tree from the store", w->path);
+		start_recovery(w->m);
 		free(w->body);
 		w->body = NULL;
 		w->len = 0;
@@ -1248,6 +1484,21 @@ check_vti_overlap(struct model *m, const struct schema_type *t, const json_t *ca
 				      "tunnel_interfaces: subnet %s/%u overlaps a tunnel interface "
 				      "subnet of session %s", a, net.len, other->path);
 			rc = VPN_E_INVALID;
+		}
+		/* the SDDC's own address may not be a BGP neighbor's (the peer's) address */
+		{
+			size_t at = nbr_lower_bound(m, &probe.vti[i].addr);
+
+			if (at < m->nnbrs && !netaddr_cmp(&m->nbrs[at].a, &probe.vti[i].addr)) {
+				char a[64];
+
+				netaddr_format(&probe.vti[i].addr, a, sizeof(a));
+				vpn_error_add(err, VPN_E_INVALID, NSX_EC_INVALID,
+					      "tunnel_interfaces: address %s is the neighbor_address "
+					      "of BGP neighbor %s; the SDDC side needs the other "
+					      "address of the subnet", a, m->nbrs[at].o->path);
+				rc = VPN_E_INVALID;
+			}
 		}
 	}
 out:
@@ -1417,6 +1668,20 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 			return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	}
 	schema_strip_readonly(schema_type_get(type), cand);
+	/* local endpoints have two URLs (the deprecated one without locale-services): accept a
+	 * path to either, store the canonical one */
+	{
+		static const char alias[] = T0 "/ipsec-vpn-services/";
+		const char *le = jstr(cand, "local_endpoint_path");
+
+		if (le && !strncmp(le, alias, sizeof(alias) - 1)) {
+			char canon[1024];
+
+			snprintf(canon, sizeof(canon), "%s/ipsec-vpn-services/%s", LS,
+				 le + sizeof(alias) - 1);
+			json_object_set_new(cand, "local_endpoint_path", json_string(canon));
+		}
+	}
 	json_object_del(cand, "id");
 	json_object_del(cand, "resource_type");
 	*out = cand;
@@ -1424,14 +1689,38 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 	return VPN_OK;
 }
 
+/*
+ * Submit @ch and the audit record of this write (status 200) as one change set: the change and
+ * its audit entry are durable together or not at all.
+ */
 static enum vpn_err
-submit_change(struct model *m, const struct store_change *ch, char *body, size_t blen,
-	      model_done_cb cb, void *arg, struct vpn_error *err)
+submit_change(struct model *m, const struct model_write *mw, const struct store_change *ch,
+	      int64_t rev_before, int64_t rev_after, char *body, size_t blen, model_done_cb cb,
+	      void *arg, struct vpn_error *err)
 {
 	struct wctx *w = calloc(1, sizeof(*w));
+	struct model_audit_rec ar = { mw->user, mw->role, mw->method, ch->path, rev_before,
+				      rev_after, 200, 0 };
+	struct store_change set[2];
+	int64_t now = util_now_ms();
+	size_t alen = 0;
+	char *atxt = audit_json(&ar, now, &alen);
 	enum vpn_err rc;
 
+	if (!atxt) {
+		free(w);
+		free(body);
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
+	set[0] = *ch;
+	memset(&set[1], 0, sizeof(set[1]));
+	set[1].op = STORE_AUDIT;
+	set[1].json = atxt;
+	set[1].json_len = alen;
+	set[1].revision = now;
+
 	if (!w) {
+		free(atxt);
 		free(body);
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	}
@@ -1441,11 +1730,11 @@ submit_change(struct model *m, const struct store_change *ch, char *body, size_t
 	w->body = body;
 	w->len = blen;
 	snprintf(w->path, sizeof(w->path), "%s", ch->path);
-	rc = store_submit(m->st, ch, 1, write_done, w);
+	rc = store_submit(m->st, set, 2, write_done, w);
+	free(atxt);
 	if (rc) {
 		free(body);
 		free(w);
-		atomic_store(&m->failed, true);
 		return vpn_error_set(err, VPN_E_STORE, 0, "the store refused the write");
 	}
 	return VPN_OK;
@@ -1477,7 +1766,8 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	pthread_rwlock_wrlock(&m->lock);
 	if (atomic_load(&m->failed)) {
 		rc = vpn_error_set(err, VPN_E_STORE, 0,
-				   "the store failed earlier; writes are refused until vpnd restarts");
+				   "a write just failed to reach the store; vpnd is reloading its "
+				   "state from the store - retry shortly");
 		goto out;
 	}
 	cur = hmap_get(&m->objs, path);
@@ -1498,7 +1788,7 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		memset(&ch, 0, sizeof(ch));
 		ch.op = STORE_DEL;
 		ch.path = cur->path;
-		rc = submit_change(m, &ch, NULL, 0, cb, arg, err);
+		rc = submit_change(m, w, &ch, cur->revision, -1, NULL, 0, cb, arg, err);
 		if (rc)
 			goto out;
 		model_unlink(m, cur);
@@ -1526,6 +1816,18 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		rc = check_vti_overlap(m, t, cand, cur, err);
 	if (!rc && w->coll == &coll_bgp_neighbors)
 		rc = check_not_ibgp(m, cand, err);
+	if (!rc && w->coll == &coll_bgp_neighbors) {
+		struct netaddr na;
+		struct obj *owner;
+
+		/* the neighbor is the peer's end of the tunnel, not the SDDC's own VTI address */
+		if (netaddr_parse(jstr(cand, "neighbor_address"), &na) &&
+		    (owner = vti_local_owner(m, &na)))
+			rc = vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
+					   "neighbor_address: %s is the SDDC's own tunnel interface "
+					   "address of session %s; use the peer's address in that "
+					   "subnet", jstr(cand, "neighbor_address"), owner->path);
+	}
 	if (rc)
 		goto out;
 	rc = finish_doc(cand, w->coll, type, w->id, cur, w->user ? w->user : "admin",
@@ -1551,7 +1853,8 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	ch.json = o->full;
 	ch.json_len = o->full_len;
 	ch.revision = o->revision;
-	rc = submit_change(m, &ch, body, blen, cb, arg, err);
+	rc = submit_change(m, w, &ch, cur ? cur->revision : -1, o->revision, body, blen, cb, arg,
+			   err);
 	if (rc)
 		goto out;
 	if (cur) {
@@ -1560,9 +1863,9 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	}
 	if (model_link(m, o)) {
 		/* Out of memory half-way through linking: the store has the change, memory may not.
-		 * Refuse further writes rather than serve a tree that differs from the store. */
-		atomic_store(&m->failed, true);
-		log_error("model: out of memory while linking %s; refusing further writes", path);
+		 * Rebuild the tree from the store rather than serve one that differs from it. */
+		log_error("model: out of memory while linking %s; reloading from the store", path);
+		start_recovery(m);
 	}
 	o = NULL;
 out:

@@ -72,8 +72,36 @@ struct model_write {
 	const struct coll *coll;	/* collection the URL named (singletons: coll_bgp_config) */
 	const char *id;			/* object id from the URL */
 	json_t *body;			/* PUT/PATCH body; borrowed, may be modified */
-	const char *user;		/* for _create_user / _last_modified_user */
+	const char *user;		/* for _create_user / _last_modified_user and the audit log */
+	const char *role;		/* for the audit log */
+	const char *method;		/* for the audit log: "PUT", "PATCH", "DELETE" */
 };
+
+/*
+ * One audit record. Accepted writes are audited by model_write itself, in the same store
+ * transaction as the change; callers record refused writes and sensitive reads with
+ * model_audit(). Never put secrets in any field.
+ */
+struct model_audit_rec {
+	const char *user;
+	const char *role;
+	const char *method;
+	const char *path;		/* canonical policy path (or the URL for non-policy calls) */
+	int64_t rev_before;		/* -1 = none */
+	int64_t rev_after;		/* -1 = none */
+	int status;			/* HTTP status of the outcome */
+	int error_code;			/* NSX error_code, 0 = none */
+};
+
+/* Append @r to the audit log (asynchronously, in order with writes). */
+void model_audit(struct model *m, const struct model_audit_rec *r);
+
+/* Current _revision of @path, or -1 when absent. */
+int64_t model_revision(struct model *m, const char *path);
+
+/* Audit records after @since (at most @limit) as {"results":[...],"result_count":n}. */
+enum vpn_err model_audit_list(struct model *m, int64_t since, size_t limit, char **json,
+			      size_t *len, struct vpn_error *err);
 
 /*
  * Called exactly once when an accepted write is durable (rc VPN_OK) or failed (VPN_E_STORE).

@@ -14,8 +14,13 @@
  * Callers that need ordering across change sets submit under their own lock; submission itself
  * is cheap and never blocks on I/O.
  *
+ * Failure: when a change set cannot be committed, it and every change set after it fail
+ * (VPN_E_STORE) - a later one may depend on it - and the store halts: everything submitted
+ * afterwards fails too, untouched, until the owner has brought itself back in line with the
+ * durable state and calls store_resume(). Change sets before the failed one keep their outcome.
+ *
  * Thread safety: every function may be called from any thread; callbacks run on the store's
- * writer thread and must not call store_submit_sync() or store_close().
+ * writer thread and must not call store_submit_sync(), store_drain() or store_close().
  */
 #ifndef VPND_STORE_H
 #define VPND_STORE_H
@@ -113,11 +118,16 @@ struct store_ops {
 	enum vpn_err (*audit_list)(struct store *st, int64_t after_id, size_t limit,
 				   store_audit_cb cb, void *arg, struct vpn_error *err);
 	/*
-	 * A counter that changes whenever the database was committed to by anything other than
-	 * the token functions (the writer thread, another process): lets a caller cache tokens
-	 * and notice another process's revocation with one cheap call.
+	 * A counter that changes whenever the database may have changed: commits by the writer
+	 * thread, by another process (`vpnd token ...`), and this store's own token writes. Lets
+	 * a caller cache tokens and notice a revocation with one cheap call.
 	 */
 	enum vpn_err (*data_version)(struct store *st, uint64_t *out);
+	/* Wait until every change set submitted so far has been called back. Not from a
+	 * callback. */
+	void (*drain)(struct store *st);
+	/* Leave the halted state (see "Failure" above). */
+	void (*resume)(struct store *st);
 	/* Drain the queue (every pending callback runs), stop the writer, close. */
 	void (*close)(struct store *st);
 };
@@ -190,6 +200,18 @@ static inline enum vpn_err
 store_data_version(struct store *st, uint64_t *out)
 {
 	return st->ops->data_version(st, out);
+}
+
+static inline void
+store_drain(struct store *st)
+{
+	st->ops->drain(st);
+}
+
+static inline void
+store_resume(struct store *st)
+{
+	st->ops->resume(st);
 }
 
 /* NULL-safe. */

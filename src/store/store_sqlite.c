@@ -17,6 +17,7 @@
 #include <fcntl.h>
 #include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <stdio.h>
@@ -108,6 +109,7 @@ struct sqlite_store {
 	sqlite3 *wdb;			/* writer thread only, once it runs */
 	sqlite3 *rdb;			/* serialized mode, any thread */
 	sqlite3 *adb;			/* serialized, writable: tokens, audit reads, data_version */
+	_Atomic uint64_t token_writes;	/* our own token changes, which data_version misses */
 	sqlite3_stmt *stmt[S__N];	/* on wdb */
 	char emsg[256];			/* writer's last SQLite error text */
 
@@ -121,6 +123,9 @@ struct sqlite_store {
 	uint64_t next_seq;
 	bool stopping;
 	bool paused;
+	bool halted;			/* a change set failed: fail all until store_resume() */
+	bool busy;			/* the writer holds a batch (applying or calling back) */
+	pthread_cond_t idle_cv;		/* signalled when the queue is empty and !busy */
 	struct store_sqlite_stats stats;
 };
 
@@ -414,8 +419,18 @@ apply_batch(struct sqlite_store *s, struct job *first, size_t n)
 		log_error("store: BEGIN IMMEDIATE failed: %s; %zu change sets failed", s->emsg, n);
 		ok = false;
 	}
-	for (j = first; ok && j; j = j->next)
+	for (j = first; ok && j; j = j->next) {
 		ok = apply_job(s, j);
+		if (ok && j->rc) {
+			/* later change sets may depend on this one (the model applied them in
+			 * order): fail them too, commit the ones before */
+			struct job *k;
+
+			for (k = j->next; k; k = k->next)
+				k->rc = VPN_E_STORE;
+			break;
+		}
+	}
 	if (ok && wrun(s, S_COMMIT) != SQLITE_OK) {
 		log_error("store: COMMIT failed: %s; %zu change sets failed", s->emsg, n);
 		ok = false;
@@ -456,7 +471,7 @@ writer_main(void *arg)
 	struct job *batch, *j, *next;
 	uint64_t failed;
 	size_t n;
-	bool ok;
+	bool ok, halted;
 
 	writer_of = s;
 	pthread_mutex_lock(&s->mu);
@@ -466,16 +481,30 @@ writer_main(void *arg)
 		if (!s->head)
 			break;		/* stopping and drained */
 		batch = take_batch(s, &n);
+		halted = s->halted;
+		s->busy = true;
 		pthread_mutex_unlock(&s->mu);
 
-		ok = apply_batch(s, batch, n);
+		if (halted) {
+			/* after a failure nothing is applied until the owner resumes us */
+			for (j = batch; j; j = j->next)
+				j->rc = VPN_E_STORE;
+			ok = false;
+		} else {
+			ok = apply_batch(s, batch, n);
+		}
 		failed = 0;
 		for (j = batch; j; j = j->next)
 			failed += j->rc != VPN_OK;
 
 		pthread_mutex_lock(&s->mu);
-		s->stats.transactions++;
-		s->stats.transactions_failed += !ok;
+		if (failed && !halted) {
+			s->halted = true;
+			log_error("store: halted after a failed change set; every later change set "
+				  "fails until the owner resumes the store");
+		}
+		s->stats.transactions += !halted;
+		s->stats.transactions_failed += !ok && !halted;
 		s->stats.change_sets += n;
 		s->stats.change_sets_failed += failed;
 		if (n > s->stats.max_batch)
@@ -490,7 +519,12 @@ writer_main(void *arg)
 			job_free(j);
 		}
 		pthread_mutex_lock(&s->mu);
+		s->busy = false;
+		if (!s->head)
+			pthread_cond_broadcast(&s->idle_cv);
 	}
+	s->busy = false;
+	pthread_cond_broadcast(&s->idle_cv);
 	pthread_mutex_unlock(&s->mu);
 	return NULL;
 }
@@ -745,7 +779,7 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 		rc = vpn_error_set(err, VPN_E_INTERNAL, 0, "store: pthread_mutex_init failed");
 		goto out;
 	}
-	if (pthread_cond_init(&s->cv, NULL)) {
+	if (pthread_cond_init(&s->cv, NULL) || pthread_cond_init(&s->idle_cv, NULL)) {
 		pthread_mutex_destroy(&s->mu);
 		rc = vpn_error_set(err, VPN_E_INTERNAL, 0, "store: pthread_cond_init failed");
 		goto out;
@@ -1016,6 +1050,7 @@ sqlite_close(struct store *st)
 		log_error("store: closing the write connection: %s", sqlite3_errmsg(s->wdb));
 	if (s->sync_ok) {
 		pthread_cond_destroy(&s->cv);
+		pthread_cond_destroy(&s->idle_cv);
 		pthread_mutex_destroy(&s->mu);
 	}
 	free(s->path);
@@ -1108,6 +1143,7 @@ sqlite_token_add(struct store *st, const struct store_token *t, struct vpn_error
 	if (rc != SQLITE_DONE)
 		return vpn_error_set(err, VPN_E_STORE, 0, "store: adding token %s failed: %s",
 				     t->name, emsg);
+	atomic_fetch_add(&s->token_writes, 1);
 	return VPN_OK;
 }
 
@@ -1131,6 +1167,7 @@ sqlite_token_del(struct store *st, const char *name, struct vpn_error *err)
 				     name, emsg);
 	if (!changes)
 		return vpn_error_set(err, VPN_E_NOT_FOUND, 0, "no token named %s", name);
+	atomic_fetch_add(&s->token_writes, 1);
 	return VPN_OK;
 }
 
@@ -1250,7 +1287,36 @@ sqlite_data_version(struct store *st, uint64_t *out)
 	if (aux_exec(s, "PRAGMA data_version", "", NULL, version_row, out, &cbrc, emsg,
 		     sizeof(emsg)) != SQLITE_DONE)
 		return VPN_E_STORE;
+	/* both counters only grow, so their sum changes whenever either does */
+	*out += atomic_load(&s->token_writes);
 	return VPN_OK;
+}
+
+static void
+sqlite_drain(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	if (on_writer_thread(s)) {
+		log_error("store: drain from a store callback ignored (would deadlock)");
+		return;
+	}
+	pthread_mutex_lock(&s->mu);
+	while ((s->head || s->busy) && s->writer_running)
+		pthread_cond_wait(&s->idle_cv, &s->mu);
+	pthread_mutex_unlock(&s->mu);
+}
+
+static void
+sqlite_resume(struct store *st)
+{
+	struct sqlite_store *s = to_sqlite(st);
+
+	pthread_mutex_lock(&s->mu);
+	if (s->halted)
+		log_info("store: resumed");
+	s->halted = false;
+	pthread_mutex_unlock(&s->mu);
 }
 
 const struct store_ops store_sqlite_ops = {
@@ -1266,5 +1332,7 @@ const struct store_ops store_sqlite_ops = {
 	.token_list = sqlite_token_list,
 	.audit_list = sqlite_audit_list,
 	.data_version = sqlite_data_version,
+	.drain = sqlite_drain,
+	.resume = sqlite_resume,
 	.close = sqlite_close,
 };

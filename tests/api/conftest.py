@@ -5,6 +5,13 @@ Run with Debian's Python:  VPND_BIN=$PWD/build/vpnd /usr/bin/python3 -m pytest -
   VPND_BIN            the binary (default: build/vpnd relative to the repository root)
   VPND_START_TIMEOUT  seconds to wait for the server to answer (default 20; ASan builds are slow)
 
+Every server is started with --org nsx.ORG --sddc nsx.SDDC (so the reverse-proxy prefixes in nsx
+resolve) unless its extra args name --org/--sddc or it is made with fixed_ids=False. After it
+answers /healthz, the admin refresh token vpnd wrote to DATA/admin-refresh-token on first start is
+exchanged (POST /csp/gateway/am/api/auth/api-tokens/authorize?refresh_token=...) and every request
+helper sends the access token in the csp-auth-token header. Pass token=None to send none, or
+token=<jwt> to send another one; auth="bearer" sends it as "Authorization: Bearer" instead.
+
 Fixtures:
   server          one vpnd for the whole session (fast; tests use unique ids, see nsx.uid)
   module_server   one vpnd per test module
@@ -33,7 +40,10 @@ REPO = Path(__file__).resolve().parents[2]
 DEFAULT_BIN = REPO / "build" / "vpnd"
 START_TIMEOUT = float(os.environ.get("VPND_START_TIMEOUT", "20"))
 REQ_TIMEOUT = 30
-READY_PATH = nsx.POLICY + nsx.DPD
+READY_PATH = "/healthz"
+AUTHORIZE = "/csp/gateway/am/api/auth/api-tokens/authorize"
+CLOCK = "/emulator/api/v1/clock"
+ADMIN = object()        # token=ADMIN (the default): the server's admin access token
 
 SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: ThreadSanitizer", "WARNING: ThreadSanitizer")
@@ -41,6 +51,20 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime
 
 def vpnd_bin():
     return Path(os.environ.get("VPND_BIN") or DEFAULT_BIN)
+
+
+def run_cli(*args, timeout=60, check=None):
+    """Run VPND_BIN with args (a subcommand: token, audit, routes, ...). Returns the
+    CompletedProcess (text). check=0/1: assert that exit status. A sanitizer report fails."""
+    p = subprocess.run([str(vpnd_bin())] + [str(a) for a in args], capture_output=True, text=True,
+                       timeout=timeout, stdin=subprocess.DEVNULL)
+    for m in SANITIZER_MARKERS:
+        assert m not in p.stderr, "sanitizer report from vpnd %s:\n%s" % (" ".join(map(str, args)),
+                                                                          p.stderr[-4000:])
+    if check is not None:
+        assert p.returncode == check, "vpnd %s -> exit %d (wanted %d)\nstdout: %s\nstderr: %s" % (
+            " ".join(map(str, args)), p.returncode, check, p.stdout[-2000:], p.stderr[-2000:])
+    return p
 
 
 def free_port():
@@ -66,9 +90,13 @@ class RawResponse:
 class Vpnd:
     """One vpnd process bound to one data directory."""
 
-    def __init__(self, workdir, extra_args=()):
+    def __init__(self, workdir, extra_args=(), fixed_ids=True):
         self.workdir = Path(workdir)
         self.extra_args = list(extra_args)
+        self.fixed_ids = fixed_ids and not any(a in ("--org", "--sddc") for a in self.extra_args)
+        self.refresh_token = None       # the admin refresh token (DATA/admin-refresh-token)
+        self.access_token = None        # its access token, sent by default
+        self.refresh_tokens = {}        # name -> refresh token, for tokens made by token()
         self.data = self.workdir / "data"
         self.data.mkdir(parents=True, exist_ok=True)
         self.stderr_path = self.workdir / "vpnd.stderr.log"
@@ -94,6 +122,10 @@ class Vpnd:
             p = port if (port and attempt == 0) else free_port()
             ok, why = self._start_once(binary, p)
             if ok:
+                ok, why = self._login()
+                if not ok:
+                    pytest.fail("vpnd started but the test could not log in: %s\n--- log tail ---\n%s"
+                                % (why, self.log_text()[-4000:]), pytrace=False)
                 return self
             last = why
         pytest.fail("vpnd did not start: %s\n--- log tail ---\n%s" % (last, self.log_text()[-4000:]),
@@ -105,6 +137,7 @@ class Vpnd:
         self._outf = open(self.stdout_path, "ab")
         self.proc = subprocess.Popen(
             [str(binary), "--listen", "127.0.0.1:%d" % port, "--data", str(self.data)]
+            + (["--org", nsx.ORG, "--sddc", nsx.SDDC] if self.fixed_ids else [])
             + self.extra_args,
             stdin=subprocess.DEVNULL, stdout=self._outf, stderr=self._errf,
             cwd=str(self.workdir))
@@ -124,6 +157,23 @@ class Vpnd:
             time.sleep(0.05)
         self._kill(signal.SIGKILL)
         return False, "no answer on %s within %.0f s" % (READY_PATH, START_TIMEOUT)
+
+    def _login(self):
+        """Read DATA/admin-refresh-token and exchange it for the default access token."""
+        f = self.data / "admin-refresh-token"
+        if not f.is_file():
+            return False, "%s not written" % f
+        self.refresh_token = f.read_text().strip()
+        r = self.authorize(self.refresh_token)
+        if r.status_code != 200:
+            return False, "token exchange: %d %r" % (r.status_code, r.content[:300])
+        self.access_token = r.json()["access_token"]
+        return True, None
+
+    def reauth(self):
+        """Exchange the admin refresh token again (after the clock moved past expiry)."""
+        self.access_token = self.exchange(self.refresh_token)
+        return self.access_token
 
     def _close_files(self):
         for f in (self._errf, self._outf):
@@ -189,14 +239,69 @@ class Vpnd:
                 return text[max(0, i - 200):i + 3000]
         return None
 
+    # ------------------------------------------------------------ auth
+    def cli(self, *args, check=None, timeout=60):
+        """VPND_BIN args... --data DATA (token create/list/revoke, audit)."""
+        return run_cli(*args, "--data", self.data, check=check, timeout=timeout)
+
+    def authorize(self, refresh, how="query", timeout=REQ_TIMEOUT):
+        """The raw token-exchange response. how: query (?refresh_token=), api_token
+        (?api_token=) or form (refresh_token= in an x-www-form-urlencoded body)."""
+        url = self.base + AUTHORIZE
+        if how == "query":
+            return requests.post(url, params={"refresh_token": refresh}, timeout=timeout)
+        if how == "api_token":
+            return requests.post(url, params={"api_token": refresh}, timeout=timeout)
+        if how == "form":
+            return requests.post(url, data={"refresh_token": refresh}, timeout=timeout)
+        raise ValueError(how)
+
+    def exchange(self, refresh, how="query"):
+        """Exchange a refresh token; returns the access token (asserts 200)."""
+        r = self.authorize(refresh, how)
+        nsx.expect(r, 200)
+        return nsx.body_json(r)["access_token"]
+
+    def create_refresh(self, name, role="admin"):
+        """vpnd token create; returns the new refresh token."""
+        p = self.cli("token", "create", "--role", role, "--name", name, check=0)
+        refresh = p.stdout.strip()
+        assert refresh and "\n" not in refresh, p.stdout
+        self.refresh_tokens[name] = refresh
+        return refresh
+
+    def token(self, name, role="admin", how="query"):
+        """A new refresh token NAME with ROLE, exchanged; returns the access token."""
+        return self.exchange(self.create_refresh(name, role), how)
+
+    def clock(self, token=ADMIN):
+        return self.api("GET", CLOCK, prefix="", token=token)
+
+    def advance_clock(self, ms, token=ADMIN):
+        """Move the emulated clock forward by ms; returns {"now_ms", "offset_ms"}."""
+        r = self.api("POST", CLOCK, json={"advance_ms": ms}, prefix="", token=token)
+        nsx.expect(r, 200)
+        return nsx.body_json(r)
+
+    def auth_headers(self, token=ADMIN, auth="csp"):
+        if token is ADMIN:
+            token = self.access_token
+        if token is None:
+            return {}
+        if auth == "bearer":
+            return {"Authorization": "Bearer " + token}
+        return {"csp-auth-token": token}
+
     # ------------------------------------------------------------ requests
     def url(self, path, prefix=nsx.POLICY):
         return self.base + (prefix or "") + path
 
     def api(self, method, path, json=None, data=None, params=None, headers=None,
-            prefix=nsx.POLICY, session=None, timeout=REQ_TIMEOUT):
-        """One request to PREFIX+path (prefix defaults to /policy/api/v1)."""
-        h = dict(headers or {})
+            prefix=nsx.POLICY, session=None, timeout=REQ_TIMEOUT, token=ADMIN, auth="csp"):
+        """One request to PREFIX+path (prefix defaults to /policy/api/v1), with the admin access
+        token unless token= says otherwise (None: no token)."""
+        h = self.auth_headers(token, auth)
+        h.update(headers or {})
         if data is not None and "Content-Type" not in h:
             h["Content-Type"] = "application/json"
         s = session or self.http
@@ -220,32 +325,34 @@ class Vpnd:
         nsx.expect(r, 200)
         return nsx.body_json(r)
 
-    def create(self, path, body):
+    def create(self, path, body, **kw):
         """PUT-create and return the response object (asserts 200)."""
-        r = self.put(path, body)
+        r = self.put(path, body, **kw)
         nsx.expect(r, 200)
         return nsx.body_json(r)
 
-    def list_all(self, path, params=None, max_pages=200):
+    def list_all(self, path, params=None, max_pages=200, **kw):
         """Every result of a collection, following cursors (bounded)."""
         out, cursor = [], None
         for _ in range(max_pages):
             q = dict(params or {})
             if cursor:
                 q["cursor"] = cursor
-            page = self.get_json(path, params=q)
+            page = self.get_json(path, params=q, **kw)
             out.extend(page["results"])
             cursor = page.get("cursor")
             if not cursor:
                 return out
         raise AssertionError("more than %d pages listing %s" % (max_pages, path))
 
-    def raw(self, method, target, body=b"", headers=None, timeout=20, read_limit=1 << 20):
+    def raw(self, method, target, body=b"", headers=None, timeout=20, read_limit=1 << 20,
+            token=ADMIN):
         """A hand-made HTTP/1.1 request (for bytes requests would not send). The body is sent
         from a second thread while the response is read, so a server that answers early (413)
         and closes is still heard. Returns RawResponse; status 0 if no response arrived."""
         hdrs = {"Host": "127.0.0.1:%d" % self.port, "Connection": "close",
                 "Content-Type": "application/json"}
+        hdrs.update(self.auth_headers(token))
         hdrs.update(headers or {})
         chunked = "Transfer-Encoding" in hdrs
         if not chunked and (body or (body is not None and method not in ("GET", "HEAD"))):
@@ -366,8 +473,8 @@ def fresh_server(tmp_path):
 def make_server(tmp_path):
     made = []
 
-    def make(extra_args=()):
-        srv = Vpnd(tmp_path / ("vpnd-%d" % len(made)), extra_args)
+    def make(extra_args=(), fixed_ids=True):
+        srv = Vpnd(tmp_path / ("vpnd-%d" % len(made)), extra_args, fixed_ids=fixed_ids)
         made.append(srv)
         return srv.start()
 

@@ -11,8 +11,12 @@ import time
 import uuid
 
 POLICY = "/policy/api/v1"
-PREFIX_SKS = "/vmc/reverse-proxy/api/orgs/2f3c-org-1/sddcs/9a1b-sddc-7/sks-nsxt-manager/policy/api/v1"
-PREFIX_RP = "/vmc/reverse-proxy/api/orgs/2f3c-org-1/sddcs/9a1b-sddc-7/policy/api/v1"
+# The org and SDDC ids conftest starts every server with (--org/--sddc), so these prefixes resolve.
+ORG = "2f3c-org-1"
+SDDC = "9a1b-sddc-7"
+RP_BASE = "/vmc/reverse-proxy/api/orgs/%s/sddcs/%s" % (ORG, SDDC)
+PREFIX_SKS = RP_BASE + "/sks-nsxt-manager/policy/api/v1"
+PREFIX_RP = RP_BASE + "/policy/api/v1"
 ALL_PREFIXES = [POLICY, PREFIX_SKS, PREFIX_RP]
 
 IKE = "/infra/ipsec-vpn-ike-profiles"
@@ -46,6 +50,7 @@ COMMON_ORDER = ["resource_type", "id", "display_name", "description", "tags", "p
 
 HTTP_NAMES = {
     400: {"BAD_REQUEST"},
+    401: {"UNAUTHORIZED"},
     403: {"FORBIDDEN"},
     404: {"NOT_FOUND"},
     405: {"METHOD_NOT_ALLOWED"},

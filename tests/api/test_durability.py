@@ -179,3 +179,40 @@ def test_system_objects_keep_identity_across_restarts(fresh_server):
     srv.stop()
     srv.start()
     assert {p: srv.get_json(p) for p in system} == before
+
+
+def test_failed_store_write_is_not_kept_and_writes_recover(fresh_server):
+    """Regression (review H1): a write the store could not commit was answered 503 "not
+    applied" yet stayed visible, and every later write was refused until restart. Another
+    process holds SQLite's write lock longer than vpnd's busy timeout (5 s): the PUT fails,
+    the object must not exist, and once the lock is gone writes work again."""
+    import sqlite3
+    import time
+
+    srv = fresh_server
+    keep = nsx.IKE + "/" + nsx.uid("keep")
+    srv.create(keep, nsx.ike_body())
+    ghost = nsx.IKE + "/" + nsx.uid("ghost")
+    db = sqlite3.connect(str(srv.data / "vpnd.db"), timeout=1, isolation_level=None)
+    try:
+        db.execute("BEGIN IMMEDIATE")
+        r = srv.put(ghost, nsx.ike_body(), timeout=30)
+        assert r.status_code == 503, r.text
+        assert "durable" in r.json()["error_message"]
+    finally:
+        db.execute("ROLLBACK")
+        db.close()
+    # the model reloads from the store in the background: poll (bounded) until it has
+    deadline = time.monotonic() + 20
+    while True:
+        r = srv.put(keep, dict(nsx.ike_body(), _revision=0), timeout=30)
+        if r.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
+    assert r.status_code == 200, r.text
+    assert r.json()["_revision"] == 1
+    expect_error(srv.get(ghost), 404)
+    # and after a restart the store agrees
+    srv.restart_after_kill9()
+    expect_error(srv.get(ghost), 404)
+    assert srv.get_json(keep)["_revision"] == 1

@@ -1,7 +1,8 @@
 """URL prefixes and the deprecated session path (docs/api.md "URL prefixes").
 
 /policy/api/v1, /vmc/reverse-proxy/api/orgs/ORG/sddcs/SDDC/sks-nsxt-manager/policy/api/v1 and the
-same without /sks-nsxt-manager reach the same objects. Sessions are also reachable at
+same without /sks-nsxt-manager reach the same objects (ORG and SDDC: the server's --org/--sddc;
+any other ids are 404). Sessions are also reachable at
 /infra/tier-0s/vmc/ipsec-vpn-services/default/sessions/X; real clients create through one form and
 delete through the other; `path` is always the locale-services form.
 """
@@ -47,12 +48,18 @@ def test_system_objects_under_every_prefix(server, prefix):
         assert server.get_json(path, prefix=prefix) == server.get_json(path)
 
 
-@pytest.mark.parametrize("org,sddc", [("ORG", "SDDC"), ("8b6f1c2e-0000-4a5b-9c3d-1234567890ab",
-                                                         "f00dfeed-1111-2222-3333-444455556666")])
-def test_any_org_and_sddc(server, org, sddc):
-    for tail in ("/sks-nsxt-manager/policy/api/v1", "/policy/api/v1"):
-        prefix = "/vmc/reverse-proxy/api/orgs/%s/sddcs/%s%s" % (org, sddc, tail)
-        assert server.get_json(nsx.DEFAULT_DPD, prefix=prefix)["id"] == "nsx-default-l3vpn-dpd-profile"
+@pytest.mark.parametrize("tail", ["/sks-nsxt-manager/policy/api/v1", "/policy/api/v1"], ids=["sks", "rp"])
+@pytest.mark.parametrize("org,sddc", [("ORG", nsx.SDDC), (nsx.ORG, "SDDC"),
+                                      ("8b6f1c2e-0000-4a5b-9c3d-1234567890ab",
+                                       "f00dfeed-1111-2222-3333-444455556666")],
+                         ids=["other-org", "other-sddc", "both"])
+def test_other_org_or_sddc_404(server, org, sddc, tail):
+    """Only this server's org and SDDC (--org/--sddc) are served under the reverse proxy."""
+    prefix = "/vmc/reverse-proxy/api/orgs/%s/sddcs/%s%s" % (org, sddc, tail)
+    assert server.get(nsx.DEFAULT_DPD, prefix=prefix).status_code == 404
+    oid = nsx.uid("wrong-org")
+    assert server.put(nsx.DPD + "/" + oid, nsx.dpd_body(), prefix=prefix).status_code == 404
+    expect_error(server.get(nsx.DPD + "/" + oid), 404)
 
 
 @pytest.mark.parametrize("create_base,other_base", [(nsx.SES, nsx.SES_ALT), (nsx.SES_ALT, nsx.SES)],

@@ -266,3 +266,30 @@ def test_neighbor_remote_as_must_differ_from_local_as(server, asn):
     expect_error(server.get(path), 404)
     expect(server.put(path, nsx.neighbor_body(remote_as_num="65001")), 200)
     expect_empty(server.delete(path))
+
+
+# ---------------------------------------------------------------- neighbor vs. the SDDC's own VTI
+
+def test_neighbor_may_not_take_the_sddc_side_address(server):
+    """The neighbor is the peer's end of the /30 (seed: "the other device IP in the network");
+    the SDDC's own tunnel-interface address is refused, in either order of creation."""
+    local, peer, _ = nsx.vti_pair()
+    spath, _ = _session(server, vti=local)
+    nb = nsx.NB + "/" + nsx.uid("own")
+    err = expect_error(server.put(nb, nsx.neighbor_body(local)), 400, nsx.EC_INVALID,
+                       ["neighbor_address"])
+    assert spath in nsx.error_text(err)
+    expect_error(server.get(nb), 404)
+    expect(server.put(nb, nsx.neighbor_body(peer)), 200)
+    expect_empty(server.delete(nb))
+    expect_empty(server.delete(spath))
+
+    # neighbor first, then a session claiming the neighbor's address as its own
+    local2, peer2, _ = nsx.vti_pair()
+    expect(server.put(nb, nsx.neighbor_body(peer2)), 200)
+    s2 = nsx.SES + "/" + nsx.uid("own")
+    err = expect_error(server.put(s2, nsx.route_session_body(vti=peer2)), 400, nsx.EC_INVALID,
+                       ["tunnel_interfaces"])
+    assert nb in nsx.error_text(err)
+    expect_error(server.get(s2), 404)
+    expect_empty(server.delete(nb))

@@ -1,4 +1,6 @@
-"""Runs examples/seed-walkthrough.sh against a fresh vpnd and checks every step's response body."""
+"""Runs examples/seed-walkthrough.sh against a fresh vpnd and checks every step's response body.
+The script authenticates like a VMC client: refresh token exchange, csp-auth-token on every call,
+optionally SDDC discovery of the NSX reverse-proxy URL."""
 import json
 import os
 import subprocess
@@ -71,10 +73,23 @@ SEED_PB = {"rules": [{"sources": [{"subnet": "192.168.98.0/24"}, {"subnet": "10.
 MSS = {"tcp_mss_clamping": {"direction": "BOTH", "max_segment_size": 1325}}
 
 
-def run_walkthrough(srv, out, prefix=None):
-    env = dict(os.environ, VPND_URL=srv.base, WALKTHROUGH_OUT=str(out))
+def run_walkthrough(srv, out, prefix=None, auth="data", **env_over):
+    """auth: "data" (VPND_DATA: the script reads admin-refresh-token), "refresh"
+    (VPND_REFRESH_TOKEN), "access" (VPND_TOKEN, an access token from the test), "discover"
+    (VPND_REFRESH_TOKEN plus VPND_ORG/VPND_SDDC), or None (no credentials)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPND_")}
+    env.update(VPND_URL=srv.base, WALKTHROUGH_OUT=str(out))
     if prefix is not None:
         env["VPND_PREFIX"] = prefix
+    if auth == "data":
+        env["VPND_DATA"] = str(srv.data)
+    elif auth in ("refresh", "discover"):
+        env["VPND_REFRESH_TOKEN"] = srv.refresh_token
+    elif auth == "access":
+        env["VPND_TOKEN"] = srv.access_token
+    if auth == "discover":
+        env.update(VPND_ORG=nsx.ORG, VPND_SDDC=nsx.SDDC)
+    env.update(env_over)
     p = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=120)
     steps = []
     for line in p.stdout.splitlines():
@@ -82,6 +97,15 @@ def run_walkthrough(srv, out, prefix=None):
             _, name, code = line.split()
             steps.append((name, int(code)))
     return p, steps
+
+
+def expected_steps(auth):
+    pre = []
+    if auth in ("data", "refresh", "discover"):
+        pre.append(("authorize", 200))
+    if auth == "discover":
+        pre.append(("discover-sddc", 200))
+    return pre + EXPECTED_STEPS
 
 
 class Bodies:
@@ -95,16 +119,23 @@ class Bodies:
         return json.loads(self.raw(name))
 
 
-@pytest.mark.parametrize("prefix", [None, nsx.PREFIX_SKS, nsx.PREFIX_RP], ids=["default", "sks", "rp"])
-def test_seed_walkthrough(fresh_server, tmp_path, prefix):
+@pytest.mark.parametrize("prefix,auth", [(None, "data"), (nsx.PREFIX_SKS, "refresh"),
+                                         (nsx.PREFIX_RP, "access"), (None, "discover")],
+                         ids=["default-data", "sks-refresh", "rp-access", "discover"])
+def test_seed_walkthrough(fresh_server, tmp_path, prefix, auth):
     srv = fresh_server
     out = tmp_path / "bodies"
-    p, steps = run_walkthrough(srv, out, prefix)
+    p, steps = run_walkthrough(srv, out, prefix, auth)
     assert p.returncode == 0, "walkthrough failed\nstdout:\n%s\nstderr:\n%s" % (p.stdout[-4000:], p.stderr[-3000:])
-    assert steps == EXPECTED_STEPS
+    assert steps == expected_steps(auth)
     assert "WALKTHROUGH OK" in p.stdout
-    for secret in ("test123456", "VMware12345", "MyBGPPassword"):
-        assert secret not in p.stdout, "the script prints secrets"
+    for secret in ("test123456", "VMware12345", "MyBGPPassword", srv.refresh_token, srv.access_token):
+        assert secret not in p.stdout and secret not in p.stderr, "the script prints secrets"
+    if auth == "discover":
+        sddc = json.loads((out / "discover-sddc.json").read_bytes())
+        url = sddc["resource_config"]["nsx_api_public_endpoint_url"]
+        assert url == srv.base + nsx.RP_BASE + "/sks-nsxt-manager"
+        assert "NSX endpoint: " + url in p.stdout
     b = Bodies(out)
 
     # profiles: the seed's fields plus the server's
@@ -194,13 +225,42 @@ def test_walkthrough_reports_unexpected_status(fresh_server, tmp_path):
     srv.create(IKE, dict(SEED_IKE))
     p, steps = run_walkthrough(srv, tmp_path / "b")
     assert p.returncode != 0
-    assert steps == [("create-ike-profile", 412)]
+    assert steps == [("authorize", 200), ("create-ike-profile", 412)]
     assert "UNEXPECTED" in p.stderr
+
+
+def test_walkthrough_without_credentials_gets_401(fresh_server, tmp_path):
+    p, steps = run_walkthrough(fresh_server, tmp_path / "b", auth=None)
+    assert p.returncode != 0
+    assert steps == [("create-ike-profile", 401)]
+    assert "UNEXPECTED" in p.stderr
+    nsx.check_error_body(401, json.loads((tmp_path / "b" / "create-ike-profile.json").read_bytes()))
+    assert fresh_server.get(IKE).status_code == 404        # nothing was created
+
+
+def test_walkthrough_bad_refresh_token_stops_at_authorize(fresh_server, tmp_path):
+    bogus = "not-a-real-refresh-token-0123456789"
+    p, steps = run_walkthrough(fresh_server, tmp_path / "b", auth=None, VPND_REFRESH_TOKEN=bogus)
+    assert p.returncode != 0
+    assert steps == [("authorize", 400)]
+    assert "invalid_grant" in p.stderr
+    assert bogus not in p.stdout
+
+
+def test_walkthrough_wrong_sddc_stops_at_discovery(fresh_server, tmp_path):
+    p, steps = run_walkthrough(fresh_server, tmp_path / "b", auth="discover", VPND_SDDC="no-such-sddc")
+    assert p.returncode != 0
+    assert steps == [("authorize", 200), ("discover-sddc", 404)]
 
 
 def test_walkthrough_against_nothing_fails(tmp_path):
     from conftest import free_port
-    env = dict(os.environ, VPND_URL="http://127.0.0.1:%d" % free_port(), WALKTHROUGH_OUT=str(tmp_path))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("VPND_")}
+    env.update(VPND_URL="http://127.0.0.1:%d" % free_port(), WALKTHROUGH_OUT=str(tmp_path))
     p = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
     assert p.returncode != 0
     assert "STEP create-ike-profile 000" in p.stdout
+    env["VPND_REFRESH_TOKEN"] = "whatever"
+    p = subprocess.run(["bash", str(SCRIPT)], env=env, capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0
+    assert "STEP authorize 000" in p.stdout and "STEP create-ike-profile" not in p.stdout
