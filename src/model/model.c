@@ -1666,6 +1666,18 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 		cand = json_deep_copy(body);
 		if (!cand)
 			return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+		/*
+		 * The BGP password is write-only, so a GET-edit-PUT cycle cannot send it back:
+		 * a PUT without it keeps the stored one ("" clears it, as NSX documents).
+		 */
+		if (cur && w->coll == &coll_bgp_neighbors && !json_object_get(cand, "password")) {
+			json_t *old = json_loadb(cur->full, cur->full_len, 0, NULL);
+			json_t *pw = json_object_get(old, "password");
+
+			if (json_is_string(pw))
+				json_object_set(cand, "password", pw);
+			json_decref(old);
+		}
 	}
 	schema_strip_readonly(schema_type_get(type), cand);
 	/* local endpoints have two URLs (the deprecated one without locale-services): accept a

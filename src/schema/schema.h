@@ -55,7 +55,7 @@ void schema_strip_readonly(const struct schema_type *t, json_t *obj);
  *     for strings, "true"/"false" -> booleans; null for an optional field = absent
  *   - enums (case-sensitive), integer ranges, string lengths, list sizes, formats (IP, CIDR,
  *     policy path under a given prefix), required fields
- *   - defaults for absent fields that have an NSX default; absent arrays become []
+ *   - defaults for absent fields that have an NSX default (arrays with one become [])
  *   - the type's cross-field rules (GCM needs IKE_V2 and no digest, DPD interval range by mode,
  *     tunnel-interface addresses, prefix entries' ge/le, ...)
  * Every violation is added to @err with vpn_error_add(), naming the field and the rule; all of

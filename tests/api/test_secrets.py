@@ -1,6 +1,7 @@
 """Secrets (session psk, BGP neighbor password) are write-only: never in GET, list, PUT responses,
 error bodies or the server's log; GET ?action=show_sensitive_data returns the psk (seed).
 """
+import json
 import uuid
 
 import pytest
@@ -273,3 +274,32 @@ def test_secrets_not_in_debug_log(make_server):
     assert log.strip(), "no log output at all"
     for s in (psk, pw):
         assert s not in log
+
+
+def test_put_without_password_keeps_it(fresh_server):
+    """Review L6: the password is never returned, so a GET-edit-PUT must not silently clear
+    it; "" clears it (NSX: 'Empty string ("") clears existing password'). The stored value is
+    observed through the store file, since no API returns it."""
+    import sqlite3
+
+    srv = fresh_server
+    path = nsx.NB + "/" + nsx.uid("pw")
+    srv.create(path, nsx.neighbor_body(password="keep-me-pw"))
+
+    def stored():
+        db = sqlite3.connect(str(srv.data / "vpnd.db"))
+        try:
+            row = db.execute("SELECT body FROM objects WHERE path = ?", (path,)).fetchone()
+        finally:
+            db.close()
+        return json.loads(row[0]).get("password")
+
+    body = srv.get_json(path)
+    body["keep_alive_time"] = 30
+    body["hold_down_time"] = 90
+    expect(srv.put(path, body), 200)
+    assert stored() == "keep-me-pw"
+    body = srv.get_json(path)
+    body["password"] = ""
+    expect(srv.put(path, body), 200)
+    assert stored() in ("", None)
