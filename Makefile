@@ -4,7 +4,7 @@
 #   make test       install missing packages, build under ASan+UBSan, run every test
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
-#   make bench      indicative wrk benchmarks on loopback (needs wrk)
+#   make bench      indicative wrk benchmarks on loopback (needs wrk), then the prefix-list bench
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
 
 CC       ?= cc
@@ -32,7 +32,7 @@ LDLIBS  := -lmicrohttpd -lgnutls -ljansson -lsqlite3 -lpthread
 LDFLAGS += $(LDFLAGS_SAN)
 
 LIB_SRCS := $(sort $(wildcard src/core/*.c src/schema/*.c src/store/*.c src/model/*.c \
-	src/api/*.c src/http/*.c src/tls/*.c src/auth/*.c))
+	src/api/*.c src/http/*.c src/tls/*.c src/auth/*.c src/realize/*.c))
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/%.o)
 CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
@@ -78,8 +78,13 @@ api: $(BUILD)/vpnd
 test: deps
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
 
-bench: all
+bench: all $(BUILD)/prefix_bench
 	sh bench/run.sh
+	$(BUILD)/prefix_bench
+
+# route-filter benchmark (not a test); unsanitized unless SANITIZE is given
+$(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 gen-spec:
 	$(PYTHON) tools/gen_spec.py ../shared/spec/nsx-vmc-policy-ipsec-bgp-types.json \
