@@ -29,11 +29,12 @@ cmd_routes(int argc, char **argv)
 		for (k = 0; m && k < sizeof(meths) / sizeof(meths[0]); k++)
 			if (ri->methods & meths[k].bit)
 				json_array_append_new(m, json_string(meths[k].name));
-		json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b}",
+		json_array_append_new(all, json_pack("{s:s, s:s, s:o, s:b, s:b, s:b, s:b}",
 						     "prefix", ri->prefix, "pattern", ri->pattern,
 						     "methods", m, "writes", ri->writes,
 						     "needs_token", ri->needs_token,
-						     "admin_only", ri->admin_only));
+						     "admin_only", ri->admin_only,
+						     "post_reads", ri->post_reads));
 	}
 	txt = all ? json_dumps(all, JSON_INDENT(1) | JSON_PRESERVE_ORDER) : NULL;
 	json_decref(all);

@@ -19,9 +19,12 @@
 #include "auth/auth.h"
 #include "cli.h"
 #include "core/log.h"
+#include "core/netaddr.h"
 #include "core/util.h"
 #include "http/server.h"
 #include "model/model.h"
+#include "realize/rz.h"
+#include "realize/sim.h"
 #include "schema/schema.h"
 #include "store/store.h"
 #include "tls/cert.h"
@@ -47,6 +50,7 @@ struct opts {
 	const char *public_url;
 	int64_t token_ttl;
 	bool no_emulator;
+	const char *advertise;		/* the SDDC networks announced to BGP peers */
 };
 
 /* The subcommand table (wireguard-tools style): `vpnd NAME ...` runs cmd(argc - 1, argv + 1). */
@@ -85,6 +89,9 @@ usage(FILE *f)
 		"                         the request's Host header)\n"
 		"  --token-ttl SECONDS    access-token lifetime (default 1800)\n"
 		"  --no-emulator          do not serve the emulator API (/emulator/api/v1)\n"
+		"  --advertise CIDRS      SDDC networks announced to BGP neighbors (appliance,\n"
+		"                         infrastructure, compute; default 10.2.0.0/24,10.2.32.0/20,\n"
+		"                         192.168.1.0/24)\n"
 		"  --version, --help\n"
 		"subcommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
@@ -124,6 +131,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "public-url", required_argument, NULL, 'U' },
 		{ "token-ttl", required_argument, NULL, 'E' },
 		{ "no-emulator", no_argument, NULL, 'N' },
+		{ "advertise", required_argument, NULL, 'A' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -146,6 +154,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'S': o->sddc = optarg; break;
 		case 'U': o->public_url = optarg; break;
 		case 'N': o->no_emulator = true; break;
+		case 'A': o->advertise = optarg; break;
 		case 'E':
 			if (!parse_uint(optarg, 366 * 86400, &v) || v < 1) {
 				fprintf(stderr, "vpnd: --token-ttl must be 1..31622400 seconds\n");
@@ -255,6 +264,24 @@ fail:
 	return -1;
 }
 
+/* Parse --advertise: comma-separated CIDRs (at most 64). Returns the count, or -1. */
+static int
+parse_networks(const char *csv, struct netprefix *out, size_t max)
+{
+	char buf[2048], *save = NULL, *tok;
+	size_t n = 0;
+
+	if (strlen(csv) >= sizeof(buf))
+		return -1;
+	snprintf(buf, sizeof(buf), "%s", csv);
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (n == max || !netprefix_parse(tok, &out[n]))
+			return -1;
+		n++;
+	}
+	return (int)n;
+}
+
 /* An org/sddc id: from the flag, else the one kept in the store, else a new one kept there. */
 static enum vpn_err
 stored_id(struct store *st, const char *flag, const char *key, char *out, size_t outlen,
@@ -338,7 +365,8 @@ int
 main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
-			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false };
+			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false,
+			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24" };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -349,6 +377,11 @@ main(int argc, char **argv)
 	struct http_config hc = { 0 };
 	struct auth_config auc = { 0 };
 	struct auth *au = NULL;
+	struct rz_config rc_cfg = { 0 };
+	struct rz *rz = NULL;
+	struct rz_backend *be = NULL;
+	struct netprefix nets[64];
+	int nnets;
 	char uri[4096], lockpath[4096], org[128], sddc[128];
 	size_t i;
 	int lockfd = -1;
@@ -425,12 +458,28 @@ main(int argc, char **argv)
 		log_error("%s", err.msg);
 		goto out;
 	}
+	nnets = parse_networks(o.advertise, nets, sizeof(nets) / sizeof(nets[0]));
+	if (nnets < 0) {
+		log_error("--advertise: expected comma-separated CIDRs (at most 64)");
+		goto out;
+	}
+	rc_cfg.advertise = nets;
+	rc_cfg.nadvertise = (size_t)nnets;
+	be = sim_backend_new();
+	if (!be) {
+		log_error("realize: out of memory");
+		goto out;
+	}
+	if (rz_start(&rz, m, be, &rc_cfg, &err)) {	/* owns the backend from here */
+		log_error("realize: %s", err.msg);
+		goto out;
+	}
 	ac.max_body = o.max_body;
 	ac.org_id = org;
 	ac.sddc_id = sddc;
 	ac.public_url = o.public_url;
 	ac.emulator = !o.no_emulator;
-	if (api_new(&a, m, au, &ac)) {
+	if (api_new(&a, m, au, rz, &ac)) {
 		log_error("api: out of memory");
 		goto out;
 	}
@@ -456,6 +505,7 @@ out:
 	 * which may reach the model and http), then what those callbacks use */
 	http_stop(srv);
 	store_close(st);
+	rz_stop(rz);			/* reads the model: before model_close */
 	tls_pem_free(hc.tls_cert_pem);
 	tls_pem_free(hc.tls_key_pem);
 	api_free(a);

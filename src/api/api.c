@@ -1,6 +1,7 @@
 #include "api/api.h"
 
 #include <ctype.h>
+#include <stddef.h>
 #include <pthread.h>
 #include <jansson.h>
 #include <stdio.h>
@@ -14,6 +15,9 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "model/model.h"
+#include "realize/rz.h"
+#include "realize/sim.h"
+#include "api/views.h"
 
 #define API_PREFIX "/policy/api/v1"
 #define VMC_PREFIX "/vmc/reverse-proxy/api/orgs/"
@@ -29,6 +33,7 @@
 struct api {
 	struct model *m;
 	struct auth *auth;
+	struct rz *rz;
 	struct api_config cfg;
 	char org_id[128];
 	char sddc_id[128];
@@ -41,6 +46,9 @@ enum handler {
 	H_LIST, H_OBJECT, H_SINGLETON,			/* policy objects */
 	H_HEALTH, H_AUTHORIZE, H_SDDC_LIST, H_SDDC,	/* VMC / CSP / liveness */
 	H_AUDIT, H_CLOCK,				/* vpnd's own */
+	H_SESSION_STATUS, H_SESSION_STATS, H_SVC_SUMMARY,	/* runtime views */
+	H_BGP_STATUS, H_ROUTES, H_ADV_ROUTES, H_REALIZED, H_REALIZED_ENTITIES,
+	H_EMU_PEERS, H_EMU_PEER, H_EMU_TRAFFIC,		/* emulator */
 };
 
 #define M_RO (API_GET | API_HEAD)
@@ -50,6 +58,7 @@ enum handler {
 #define R_NOAUTH 0x1			/* no token needed */
 #define R_ADMIN 0x2			/* admin role even to read */
 #define R_EMULATOR 0x4			/* only when the emulator API is enabled */
+#define R_POST_READS 0x8		/* POST here only reads (the CSV export of routes) */
 
 struct route {
 	const char *pattern;		/* "{x}" matches one non-empty segment */
@@ -81,13 +90,24 @@ static struct route routes[] = {
 	{ T0 "/locale-services/{id}", M_RW, H_OBJECT, &coll_locale_services, 0, { 0 } },
 	{ LS "/bgp", M_RW, H_SINGLETON, &coll_bgp_config, 0, { 0 } },
 	{ LS "/bgp/neighbors", M_RO, H_LIST, &coll_bgp_neighbors, 0, { 0 } },
+	{ LS "/bgp/neighbors/status", M_RO, H_BGP_STATUS, &coll_bgp_neighbors, 0, { 0 } },
 	{ LS "/bgp/neighbors/{id}", M_RW, H_OBJECT, &coll_bgp_neighbors, 0, { 0 } },
+	{ LS "/bgp/neighbors/{id}/routes", M_RO | API_POST, H_ROUTES, &coll_bgp_neighbors,
+	  R_POST_READS, { 0 } },
+	{ LS "/bgp/neighbors/{id}/advertised-routes", M_RO | API_POST, H_ADV_ROUTES,
+	  &coll_bgp_neighbors, R_POST_READS, { 0 } },
 	{ LS "/ipsec-vpn-services", M_RO, H_LIST, &coll_vpn_services, 0, { 0 } },
 	{ LS "/ipsec-vpn-services/{id}", M_RW, H_OBJECT, &coll_vpn_services, 0, { 0 } },
 	{ SVC "/local-endpoints", M_RO, H_LIST, &coll_local_endpoints, 0, { 0 } },
 	{ SVC "/local-endpoints/{id}", M_RW, H_OBJECT, &coll_local_endpoints, 0, { 0 } },
 	{ SVC "/sessions", M_RO, H_LIST, &coll_sessions, 0, { 0 } },
 	{ SVC "/sessions/{id}", M_RW, H_OBJECT, &coll_sessions, 0, { 0 } },
+	{ SVC "/sessions/{id}/detailed-status", M_RO, H_SESSION_STATUS, &coll_sessions, 0, { 0 } },
+	{ SVC "/sessions/{id}/statistics", M_RO | API_POST, H_SESSION_STATS, &coll_sessions, 0,
+	  { 0 } },
+	{ SVC "/summary", M_RO, H_SVC_SUMMARY, &coll_sessions, 0, { 0 } },
+	{ "/infra/realized-state/status", M_RO, H_REALIZED, NULL, 0, { 0 } },
+	{ "/infra/realized-state/realized-entities", M_RO, H_REALIZED_ENTITIES, NULL, 0, { 0 } },
 };
 #define NROUTES (sizeof(routes) / sizeof(routes[0]))
 
@@ -99,6 +119,11 @@ static struct route top_routes[] = {
 	{ "/vmc/api/orgs/{org}/sddcs/{sddc}", M_RO, H_SDDC, NULL, 0, { 0 } },
 	{ "/vpnd/api/v1/audit", M_RO, H_AUDIT, NULL, R_ADMIN, { 0 } },
 	{ "/emulator/api/v1/clock", M_RO | API_POST, H_CLOCK, NULL, R_ADMIN | R_EMULATOR, { 0 } },
+	{ "/emulator/api/v1/peers", M_RO, H_EMU_PEERS, NULL, R_ADMIN | R_EMULATOR, { 0 } },
+	{ "/emulator/api/v1/peers/{addr}", M_RO | API_PUT | API_DELETE, H_EMU_PEER, NULL,
+	  R_ADMIN | R_EMULATOR, { 0 } },
+	{ "/emulator/api/v1/sessions/{id}/traffic", API_POST, H_EMU_TRAFFIC, NULL,
+	  R_ADMIN | R_EMULATOR, { 0 } },
 };
 #define NTOP (sizeof(top_routes) / sizeof(top_routes[0]))
 
@@ -119,9 +144,11 @@ fill_info(struct api_route_info *ri, const struct route *r, const char *prefix,
 	ri->pattern = pattern;
 	ri->prefix = prefix;
 	ri->methods = r->methods;
-	ri->writes = (r->methods & M_WRITES) != 0;
+	ri->writes = (r->methods & (API_PUT | API_PATCH | API_DELETE)) ||
+		     ((r->methods & API_POST) && !(r->flags & R_POST_READS));
 	ri->needs_token = !(r->flags & R_NOAUTH);
 	ri->admin_only = (r->flags & R_ADMIN) != 0;
+	ri->post_reads = (r->flags & R_POST_READS) != 0;
 }
 
 static void
@@ -162,7 +189,8 @@ api_route_at(size_t i)
 }
 
 enum vpn_err
-api_new(struct api **out, struct model *m, struct auth *auth, const struct api_config *cfg)
+api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,
+	const struct api_config *cfg)
 {
 	struct api *a = calloc(1, sizeof(*a));
 	size_t n;
@@ -172,6 +200,7 @@ api_new(struct api **out, struct model *m, struct auth *auth, const struct api_c
 		return VPN_E_NOMEM;
 	a->m = m;
 	a->auth = auth;
+	a->rz = rz;
 	a->cfg = *cfg;
 	snprintf(a->org_id, sizeof(a->org_id), "%s", cfg->org_id ? cfg->org_id : "");
 	snprintf(a->sddc_id, sizeof(a->sddc_id), "%s", cfg->sddc_id ? cfg->sddc_id : "");
@@ -374,6 +403,8 @@ allow_header(unsigned m)
 {
 	if ((m & M_RW) == M_RW)
 		return "GET, HEAD, PUT, PATCH, DELETE";
+	if ((m & M_RO) && (m & API_PUT) && (m & API_DELETE))
+		return "GET, HEAD, PUT, DELETE";
 	if ((m & M_RO) && (m & API_POST))
 		return "GET, HEAD, POST";
 	if (m & API_POST)
@@ -811,23 +842,513 @@ h_audit(struct api *a, const struct api_req *rq, struct api_resp *out)
 static bool
 h_clock(struct api *a, const struct api_req *rq, struct api_resp *out)
 {
-	(void)a;
 	if (rq->method == API_POST) {
 		json_t *b = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
-		json_t *adv = json_object_get(b, "advance_ms");
+		json_t *adv = json_object_get(b, "advance_ms"), *fr = json_object_get(b, "freeze");
 		json_int_t ms = json_integer_value(adv);
+		const char *key;
+		json_t *v;
+		bool bad = !json_is_object(b) || (!adv && !fr);
 
-		if (!json_is_integer(adv) || ms < 0 || ms > (json_int_t)10 * 365 * 86400 * 1000) {
+		json_object_foreach(b, key, v)
+			bad |= strcmp(key, "advance_ms") && strcmp(key, "freeze");
+		if (bad || (adv && (!json_is_integer(adv) || ms < 0 ||
+				    ms > (json_int_t)10 * 365 * 86400 * 1000)) ||
+		    (fr && !json_is_boolean(fr))) {
 			json_decref(b);
 			return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
-					    "body must be {\"advance_ms\": N} with 0 <= N <= 10 years");
+					    "body must be {\"advance_ms\": N} (0 <= N <= 10 years) "
+					    "and/or {\"freeze\": true|false}");
 		}
+		/* changes already committed happened before this instant: realize them first, so
+		 * that time moves on for them too (a session created, then +1 s, is UP) */
+		if (a->rz)
+			rz_settle(a->rz);
+		if (fr)
+			clock_freeze(json_is_true(fr));
+		if (adv)
+			clock_advance_ms(ms);
 		json_decref(b);
-		clock_advance_ms(ms);
 	}
-	return respond_jsonv(out, 200, json_pack("{s:I, s:I}", "now_ms",
+	return respond_jsonv(out, 200, json_pack("{s:I, s:I, s:b}", "now_ms",
 						 (json_int_t)clock_now_ms(), "offset_ms",
-						 (json_int_t)clock_offset_ms()));
+						 (json_int_t)clock_offset_ms(), "frozen",
+						 clock_frozen()));
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* runtime views (realization engine) */
+
+static json_t *
+model_json(struct api *a, const char *path)
+{
+	char *txt = NULL;
+	size_t len = 0;
+	json_t *o;
+
+	if (model_get(a->m, path, 0, &txt, &len, NULL))
+		return NULL;
+	o = json_loadb(txt, len, 0, NULL);
+	free(txt);
+	return o;
+}
+
+static bool
+no_engine(struct api_resp *out)
+{
+	return respond_errf(out, VPN_E_STORE, 0, "the realization engine is not running");
+}
+
+static bool
+not_found_path(struct api_resp *out, const char *path)
+{
+	struct vpn_error e;
+
+	vpn_error_clear(&e);
+	vpn_error_set(&e, VPN_E_NOT_FOUND, 0, "The requested object : %.400s could not be "
+		      "found. Object identifiers are case sensitive.", path);
+	return respond_err(out, &e);
+}
+
+static const char *
+jstr_or(const json_t *o, const char *k, const char *dflt)
+{
+	const char *v = json_string_value(json_object_get(o, k));
+
+	return v ? v : dflt;
+}
+
+/* The session's observed status; a session the engine has not seen yet is DOWN, no tunnels. */
+static void
+session_status(struct api *a, const char *path, struct rz_session_status *st)
+{
+	if (rz_session_status(a->rz, path, st)) {
+		memset(st, 0, sizeof(*st));
+		st->last_update_ms = util_now_ms();
+	}
+}
+
+static bool
+h_session_status(struct api *a, const struct api_req *rq, const struct route *r, const char *id,
+		 const struct caller *c, struct api_resp *out)
+{
+	char path[1024];
+	struct rz_session_status st;
+	json_t *doc, *v;
+
+	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
+	if (!a->rz)
+		return no_engine(out);
+	if (rq->method == API_POST && c->p.role != AUTH_ROLE_ADMIN) {
+		struct vpn_error e;
+
+		/* the role first, as for every write: an auditor learns nothing more */
+		vpn_error_clear(&e);
+		vpn_error_set(&e, VPN_E_FORBIDDEN, 0, "The %s role may not reset statistics",
+			      auth_role_name(c->p.role));
+		respond_err(out, &e);
+		return audit_refusal(a, c, "POST", path, out, &e);
+	}
+	doc = model_json(a, path);
+	if (!doc)
+		return not_found_path(out, path);
+	session_status(a, path, &st);
+	if (r->h == H_SESSION_STATUS) {
+		v = view_detailed_status(path, jstr_or(doc, "display_name", id), &st);
+	} else if (rq->method == API_POST) {
+		const char *action = rq->query(rq->qctx, "action");
+		struct vpn_error e;
+
+		json_decref(doc);
+		rz_session_status_release(&st);
+		vpn_error_clear(&e);
+		if (!action || strcmp(action, "reset"))
+			return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+					    "action must be reset");
+		rz_reset_counters(a->rz, path);
+		respond_json(out, 200, NULL, 0);
+		audit(a, c, "POST", path, model_revision(a->m, path), model_revision(a->m, path), out,
+		      0);
+		return true;
+	} else {
+		json_t *ti = json_array_get(json_object_get(doc, "tunnel_interfaces"), 0);
+		char tip[1200];
+
+		snprintf(tip, sizeof(tip), "%s/interfaces/%s", path,
+			 jstr_or(ti, "id", "default-tunnel-interface"));
+		v = view_statistics(path, jstr_or(doc, "display_name", id),
+				    !strcmp(jstr_or(doc, "resource_type", ""),
+					    "RouteBasedIPSecVpnSession"), tip, &st);
+	}
+	json_decref(doc);
+	rz_session_status_release(&st);
+	return respond_jsonv(out, 200, v);
+}
+
+static bool
+h_summary(struct api *a, struct api_resp *out)
+{
+	struct model_paths ps;
+	struct rz_counters all, one;
+	json_t *per = json_array(), *res;
+	size_t i, est = 0, failed = 0, degraded = 0;
+	int64_t now = util_now_ms();
+
+	if (!a->rz)
+		return no_engine(out);
+	if (!per || model_collection_paths(a->m, &coll_sessions, &ps)) {
+		json_decref(per);
+		return respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+	}
+	memset(&all, 0, sizeof(all));
+	for (i = 0; i < ps.n; i++) {
+		struct rz_session_status st;
+		json_t *doc = model_json(a, ps.v[i]);
+		const char *rs;
+		size_t k;
+
+		session_status(a, ps.v[i], &st);
+		rs = view_runtime_status(&st);
+		est += !strcmp(rs, "UP");
+		failed += !strcmp(rs, "DOWN");
+		degraded += !strcmp(rs, "DEGRADED");
+		view_sum(&st, &one);
+		for (k = 0; k < sizeof(one) / sizeof(uint64_t); k++)
+			((uint64_t *)&all)[k] += ((uint64_t *)&one)[k];
+		json_array_append_new(per, json_pack("{s:{s:s, s:s, s:s, s:b}, s:o}",
+			"ipsec_vpn_session", "target_id", ps.v[i], "target_display_name",
+			jstr_or(doc, "display_name", ""), "target_type",
+			jstr_or(doc, "resource_type", ""), "is_valid", 1,
+			"traffic_counters", view_traffic(&one)));
+		json_decref(doc);
+		rz_session_status_release(&st);
+	}
+	res = json_pack("{s:{s:I, s:I, s:I, s:I}, s:o, s:O, s:I, s:[{s:s, s:s, s:s, s:I,"
+			" s:{s:I, s:I, s:I, s:I}, s:o, s:O}]}",
+			"session_summary", "total_sessions", (json_int_t)ps.n,
+			"established_sessions", (json_int_t)est, "failed_sessions",
+			(json_int_t)failed, "degraded_sessions", (json_int_t)degraded,
+			"aggregate_traffic_counters", view_traffic(&all),
+			"traffic_summary_per_session", per,
+			"last_update_timestamp", (json_int_t)now,
+			"results", "display_name", "default", "enforcement_point_path", VIEW_EP_PATH,
+			"ipsec_vpn_service_path", SVC, "last_update_timestamp", (json_int_t)now,
+			"session_summary", "total_sessions", (json_int_t)ps.n,
+			"established_sessions", (json_int_t)est, "failed_sessions",
+			(json_int_t)failed, "degraded_sessions", (json_int_t)degraded,
+			"aggregate_traffic_counters", view_traffic(&all),
+			"traffic_summary_per_session", per);
+	json_decref(per);
+	model_paths_release(&ps);
+	return respond_jsonv(out, 200, res);
+}
+
+static bool
+h_bgp_status(struct api *a, struct api_resp *out)
+{
+	struct model_paths ps;
+	json_t *res = json_array();
+	size_t i;
+
+	if (!a->rz)
+		return no_engine(out);
+	if (!res || model_collection_paths(a->m, &coll_bgp_neighbors, &ps)) {
+		json_decref(res);
+		return respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+	}
+	for (i = 0; i < ps.n; i++) {
+		struct rz_bgp_status st;
+		json_t *doc = model_json(a, ps.v[i]);
+
+		if (rz_bgp_status(a->rz, ps.v[i], &st)) {
+			memset(&st, 0, sizeof(st));
+			st.last_update_ms = util_now_ms();
+		}
+		json_array_append_new(res, view_bgp_status(jstr_or(doc, "neighbor_address", ""),
+							   jstr_or(doc, "remote_as_num", ""), &st));
+		json_decref(doc);
+	}
+	model_paths_release(&ps);
+	return respond_jsonv(out, 200, json_pack("{s:o, s:I, s:I}", "results", res,
+						 "result_count", (json_int_t)json_array_size(res),
+						 "last_update_timestamp",
+						 (json_int_t)util_now_ms()));
+}
+
+/* Stable ids for the SDDC's edge pair and tier-0, derived from the SDDC id. */
+static void
+derived_id(const struct api *a, const char *what, char out[37])
+{
+	uint64_t h1 = 0xcbf29ce484222325ULL, h2 = 0x84222325cbf29ce4ULL;
+	const char *p;
+
+	for (p = a->sddc_id; *p; p++) {
+		h1 = (h1 ^ (unsigned char)*p) * 0x100000001b3ULL;
+		h2 = (h2 ^ (unsigned char)*p) * 0x100000001b3ULL;
+	}
+	for (p = what; *p; p++) {
+		h1 = (h1 ^ (unsigned char)*p) * 0x100000001b3ULL;
+		h2 = (h2 ^ (unsigned char)*p) * 0x1000193ULL;
+	}
+	snprintf(out, 37, "%08x-%04x-5%03x-%04x-%012llx", (unsigned)(h1 >> 32),
+		 (unsigned)(h1 >> 16) & 0xffff, (unsigned)h1 & 0xfff,
+		 0x8000 | ((unsigned)(h2 >> 48) & 0x3fff),
+		 (unsigned long long)(h2 & 0xffffffffffffULL));
+}
+
+static bool
+h_routes(struct api *a, const struct api_req *rq, const struct route *r, const char *id,
+	 struct api_resp *out)
+{
+	char path[1024], e0[37], e1[37], t0[37];
+	const char *edges[2] = { e0, e1 };
+	const char *fmt = rq->query(rq->qctx, "format");
+	struct rz_route *rts = NULL;
+	struct rz_bgp_status st;
+	size_t n = 0;
+	json_t *doc;
+	bool ok;
+
+	snprintf(path, sizeof(path), "%s/%s", r->coll->path, id);
+	if (!a->rz)
+		return no_engine(out);
+	if (fmt && strcmp(fmt, "csv"))
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID, "format must be csv");
+	if (rq->method == API_POST && !fmt)
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "POST on routes needs ?format=csv");
+	doc = model_json(a, path);
+	if (!doc)
+		return not_found_path(out, path);
+	derived_id(a, "edge-0", e0);
+	derived_id(a, "edge-1", e1);
+	derived_id(a, "tier-0", t0);
+	if (rz_bgp_status(a->rz, path, &st))
+		memset(&st, 0, sizeof(st));
+	rz_routes(a->rz, path, r->h == H_ADV_ROUTES, &rts, &n);
+	if (fmt) {
+		size_t len = 0;
+		char *csv = view_routes_csv(jstr_or(doc, "neighbor_address", ""), id, t0, edges, 2,
+					    st.source_address, rts, n, &len);
+
+		ok = csv ? respond_json(out, 200, csv, len)
+			 : respond_errf(out, VPN_E_NOMEM, 0, "out of memory");
+		out->content_type = "text/csv";
+	} else {
+		ok = respond_jsonv(out, 200, view_routes(path, edges, 2, st.source_address, rts, n));
+	}
+	free(rts);
+	json_decref(doc);
+	return ok;
+}
+
+static bool
+h_realized(struct api *a, const struct api_req *rq, const struct route *r, struct api_resp *out)
+{
+	const char *ip = rq->query(rq->qctx, "intent_path");
+	struct rz_realized_state rs;
+	json_t *doc, *v;
+
+	if (!a->rz)
+		return no_engine(out);
+	if (!ip || !*ip)
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "intent_path is required");
+	if (!util_utf8_valid(ip, strlen(ip)) || strlen(ip) > 900)
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID, "intent_path is invalid");
+	if (rz_realized(a->rz, ip, &rs))
+		return not_found_path(out, ip);
+	if (r->h == H_REALIZED)
+		return respond_jsonv(out, 200, view_realized(ip, &rs));
+	doc = model_json(a, ip);
+	v = json_pack("{s:[{s:s, s:s, s:s, s:s, s:s, s:[s], s:s, s:s, s:I, s:I}], s:i}",
+		      "results", "resource_type", "GenericPolicyRealizedResource",
+		      "id", jstr_or(doc, "unique_id", ""),
+		      "display_name", jstr_or(doc, "display_name", ""),
+		      "state", rs.state == RZ_REALIZED ? "REALIZED" :
+			       rs.state == RZ_ERROR ? "ERROR" : "UNREALIZED",
+		      "entity_type", jstr_or(doc, "resource_type", ""),
+		      "intent_paths", ip,
+		      "realization_specific_identifier", jstr_or(doc, "unique_id", ""),
+		      "enforcement_point_path", VIEW_EP_PATH,
+		      "_last_modified_time", (json_int_t)rs.last_update_ms,
+		      "intent_version", (json_int_t)rs.intent_revision,
+		      "result_count", 1);
+	json_decref(doc);
+	return respond_jsonv(out, 200, v);
+}
+
+/* ---- emulator ---- */
+
+struct emu_call {
+	const char *addr;
+	const char *path;
+	const json_t *def;
+	const struct rz_counters *c;
+	size_t tunnel;
+	json_t *result;
+	struct vpn_error *e;
+};
+
+static enum vpn_err
+emu_define(struct rz_backend *b, int64_t now, void *arg)
+{
+	struct emu_call *ec = arg;
+
+	return sim_peer_define(b, ec->addr, ec->def, now, ec->e);
+}
+
+static enum vpn_err
+emu_forget(struct rz_backend *b, int64_t now, void *arg)
+{
+	struct emu_call *ec = arg;
+
+	return sim_peer_forget(b, ec->addr, now);
+}
+
+static enum vpn_err
+emu_get(struct rz_backend *b, int64_t now, void *arg)
+{
+	struct emu_call *ec = arg;
+
+	(void)now;
+	ec->result = ec->addr ? sim_peer_get(b, ec->addr) : sim_peer_list(b);
+	return ec->result ? VPN_OK : VPN_E_NOT_FOUND;
+}
+
+static enum vpn_err
+emu_traffic(struct rz_backend *b, int64_t now, void *arg)
+{
+	struct emu_call *ec = arg;
+
+	return sim_traffic(b, ec->path, ec->tunnel, ec->c, now, ec->e);
+}
+
+static bool
+h_emu_peer(struct api *a, const struct api_req *rq, const struct route *r, const char *addr,
+	   struct api_resp *out)
+{
+	struct emu_call ec = { 0 };
+	struct vpn_error e;
+	struct netaddr na;
+	json_t *body = NULL;
+	enum vpn_err rc;
+
+	if (!a->rz)
+		return no_engine(out);
+	vpn_error_clear(&e);
+	ec.e = &e;
+	if (r->h == H_EMU_PEERS || rq->method == API_GET || rq->method == API_HEAD) {
+		ec.addr = r->h == H_EMU_PEERS ? NULL : addr;
+		if (rz_with_backend(a->rz, emu_get, &ec))
+			return respond_errf(out, VPN_E_NOT_FOUND, 0,
+					    "no session uses this peer and it is not defined");
+		if (!ec.addr) {
+			json_t *l = ec.result;
+
+			ec.result = json_pack("{s:o, s:I}", "results", l, "result_count",
+					      (json_int_t)json_array_size(l));
+		}
+		return respond_jsonv(out, 200, ec.result);
+	}
+	if (!netaddr_parse(addr, &na))
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "the peer is named by its peer_address (an IP address)");
+	ec.addr = addr;
+	if (rq->method == API_DELETE) {
+		if (rz_with_backend(a->rz, emu_forget, &ec))
+			return respond_errf(out, VPN_E_NOT_FOUND, 0, "this peer is not defined");
+		return respond_json(out, 200, NULL, 0);
+	}
+	body = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return respond_errf(out, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+				    "the body must be a JSON object describing the peer");
+	}
+	ec.def = body;
+	rc = rz_with_backend(a->rz, emu_define, &ec);
+	json_decref(body);
+	if (rc)
+		return respond_err(out, &e);
+	ec.addr = addr;
+	rz_with_backend(a->rz, emu_get, &ec);
+	return respond_jsonv(out, 200, ec.result);
+}
+
+static bool
+h_emu_traffic(struct api *a, const struct api_req *rq, const char *id, struct api_resp *out)
+{
+	static const struct { const char *name; size_t off; } fields[] = {
+#define F(x) { #x, offsetof(struct rz_counters, x) }
+		F(packets_in), F(packets_out), F(bytes_in), F(bytes_out), F(dropped_packets_in),
+		F(dropped_packets_out), F(packets_received_other_error), F(replay_errors),
+		F(integrity_failures), F(decryption_failures), F(packets_sent_other_error),
+		F(seq_number_overflow_error), F(encryption_failures), F(sa_mismatch_errors_in),
+		F(sa_mismatch_errors_out), F(nomatching_policy_errors),
+#undef F
+	};
+	struct rz_counters c;
+	struct emu_call ec = { 0 };
+	struct vpn_error e;
+	char path[1024];
+	json_t *body, *v;
+	const char *key;
+	size_t i;
+
+	if (!a->rz)
+		return no_engine(out);
+	snprintf(path, sizeof(path), "%s/%s", coll_sessions.path, id);
+	body = rq->body_len ? json_loadb(rq->body, rq->body_len, 0, NULL) : NULL;
+	if (!json_is_object(body)) {
+		json_decref(body);
+		return respond_errf(out, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
+				    "the body must be a JSON object of counter increments");
+	}
+	memset(&c, 0, sizeof(c));
+	json_object_foreach(body, key, v) {
+		bool known = false;
+
+		if (!strcmp(key, "tunnel")) {
+			if (!json_is_integer(v) || json_integer_value(v) < 0) {
+				json_decref(body);
+				return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+						    "tunnel must be a tunnel index (0, 1, ...)");
+			}
+			ec.tunnel = (size_t)json_integer_value(v);
+			continue;
+		}
+		for (i = 0; i < sizeof(fields) / sizeof(fields[0]); i++) {
+			if (strcmp(key, fields[i].name))
+				continue;
+			known = true;
+			if (!json_is_integer(v) || json_integer_value(v) < 0) {
+				json_decref(body);
+				return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+						    "counter increments must be non-negative "
+						    "integers");
+			}
+			*(uint64_t *)((char *)&c + fields[i].off) = (uint64_t)json_integer_value(v);
+		}
+		if (!known) {
+			char msg[160];
+
+			snprintf(msg, sizeof(msg), "unknown counter %.64s", key);
+			json_decref(body);
+			return respond_errf(out, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE, msg);
+		}
+	}
+	json_decref(body);
+	vpn_error_clear(&e);
+	ec.path = path;
+	ec.c = &c;
+	ec.e = &e;
+	if (rz_with_backend(a->rz, emu_traffic, &ec)) {
+		if (e.code == VPN_OK)
+			vpn_error_set(&e, VPN_E_NOT_FOUND, 0, "no such session or tunnel");
+		return respond_err(out, &e);
+	}
+	return respond_json(out, 200, NULL, 0);
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -876,6 +1397,11 @@ handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct
 		return h_audit(a, rq, out);
 	case H_CLOCK:
 		return h_clock(a, rq, out);
+	case H_EMU_PEERS:
+	case H_EMU_PEER:
+		return h_emu_peer(a, rq, r, caps[0], out);
+	case H_EMU_TRAFFIC:
+		return h_emu_traffic(a, rq, caps[0], out);
 	default:
 		return respond_errf(out, VPN_E_INTERNAL, 0, "unrouted handler");
 	}
@@ -909,6 +1435,23 @@ api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_do
 	if (!(r->methods & meth))
 		return method_not_allowed(rq, r, out);
 	id = r->h == H_SINGLETON ? "bgp" : caps[0];
+	switch (r->h) {
+	case H_SESSION_STATUS:
+	case H_SESSION_STATS:
+		return h_session_status(a, rq, r, id, &c, out);
+	case H_SVC_SUMMARY:
+		return h_summary(a, out);
+	case H_BGP_STATUS:
+		return h_bgp_status(a, out);
+	case H_ROUTES:
+	case H_ADV_ROUTES:
+		return h_routes(a, rq, r, id, out);
+	case H_REALIZED:
+	case H_REALIZED_ENTITIES:
+		return h_realized(a, rq, r, out);
+	default:
+		break;
+	}
 	if (r->h == H_LIST)
 		return h_list(a, rq, r, &c, out);
 	if (meth == API_GET)

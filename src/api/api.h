@@ -50,6 +50,7 @@ struct api_resp {
 typedef void (*api_done_cb)(void *arg, struct api_resp *resp);
 
 struct auth;
+struct rz;
 
 struct api_config {
 	size_t max_body;		/* bytes; larger bodies get 413 */
@@ -60,7 +61,7 @@ struct api_config {
 	bool emulator;			/* serve /emulator/api/v1 (admin only) */
 };
 
-enum vpn_err api_new(struct api **out, struct model *m, struct auth *auth,
+enum vpn_err api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,
 		     const struct api_config *cfg);
 void api_free(struct api *a);
 
@@ -79,6 +80,7 @@ struct api_route_info {
 	bool writes;			/* at least one method changes state */
 	bool needs_token;
 	bool admin_only;		/* even reads need the admin role */
+	bool post_reads;		/* POST here only reads (CSV export): not a write */
 };
 size_t api_route_count(void);
 const struct api_route_info *api_route_at(size_t i);

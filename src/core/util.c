@@ -112,3 +112,29 @@ util_parse_i64(const char *s, int64_t *out)
 	*out = v;
 	return true;
 }
+
+bool
+util_parse_asn(const char *s, uint32_t *out)
+{
+	const char *dot = s ? strchr(s, '.') : NULL;
+	int64_t hi, lo;
+	char buf[16];
+
+	if (!s)
+		return false;
+	if (!dot) {
+		if (!util_parse_i64(s, &hi) || hi < 0 || hi > UINT32_MAX)
+			return false;
+		*out = (uint32_t)hi;
+		return true;
+	}
+	if ((size_t)(dot - s) >= sizeof(buf))
+		return false;
+	memcpy(buf, s, (size_t)(dot - s));
+	buf[dot - s] = '\0';
+	if (!util_parse_i64(buf, &hi) || !util_parse_i64(dot + 1, &lo) || hi < 0 || hi > 65535 ||
+	    lo < 0 || lo > 65535)
+		return false;
+	*out = (uint32_t)(hi * 65536 + lo);
+	return true;
+}

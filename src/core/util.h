@@ -26,4 +26,7 @@ char *util_strndup(const char *s, size_t n);
 /* Parse a whole decimal int64 from @s; false if not entirely a number or out of range. */
 bool util_parse_i64(const char *s, int64_t *out);
 
+/* A BGP AS number in ASPLAIN ("65006") or ASDOT ("1.10" = 65546) form; false if neither. */
+bool util_parse_asn(const char *s, uint32_t *out);
+
 #endif

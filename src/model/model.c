@@ -106,6 +106,8 @@ struct model {
 	bool recovery_joinable;
 	pthread_t recovery;
 	char public_ip[64], private_ip[64];	/* model_config, kept for reloads */
+	model_observer observer;
+	void *observer_arg;
 	int64_t system_time;
 	char install_id[37];		/* random once per data store; seeds system unique_ids */
 };
@@ -993,6 +995,8 @@ recovery_main(void *arg)
 	} else {
 		store_resume(m->st);
 		atomic_store(&m->failed, false);
+		if (m->observer)
+			m->observer(m->observer_arg, NULL);
 		log_info("model: reloaded %zu objects from the store after a failed write; writes "
 			 "are accepted again", m->objs.used);
 	}
@@ -1393,6 +1397,8 @@ write_done(void *arg, enum vpn_err rc)
 		free(w->body);
 		w->body = NULL;
 		w->len = 0;
+	} else if (w->m->observer) {
+		w->m->observer(w->m->observer_arg, w->path);
 	}
 	w->cb(w->arg, rc, w->body, w->len);
 	free(w);
@@ -1509,29 +1515,6 @@ out:
 	return rc;
 }
 
-/* ASPLAIN "65006" or ASDOT "1.10" to a number; false if neither. */
-static bool
-asn_value(const char *s, uint64_t *out)
-{
-	const char *dot = s ? strchr(s, '.') : NULL;
-	int64_t hi, lo;
-	char buf[16];
-
-	if (!s)
-		return false;
-	if (!dot)
-		return util_parse_i64(s, &hi) && hi >= 0 && (*out = (uint64_t)hi, true);
-	if ((size_t)(dot - s) >= sizeof(buf))
-		return false;
-	memcpy(buf, s, (size_t)(dot - s));
-	buf[dot - s] = '\0';
-	if (!util_parse_i64(buf, &hi) || !util_parse_i64(dot + 1, &lo) || hi < 0 || lo < 0 ||
-	    hi > 65535 || lo > 65535)
-		return false;
-	*out = (uint64_t)hi * 65536 + (uint64_t)lo;
-	return true;
-}
-
 /*
  * VMC: "The local ASN must be different from the remote ASN. (iBGP ... is not supported in SDDC
  * networks.)" The local ASN is the tier-0's BGP config (local_as_num, default 65000).
@@ -1541,15 +1524,15 @@ check_not_ibgp(struct model *m, const json_t *cand, struct vpn_error *err)
 {
 	struct obj *bgp = hmap_get(&m->objs, LS "/bgp");
 	json_t *doc;
-	uint64_t local, remote;
+	uint32_t local, remote;
 	const char *ls;
 	enum vpn_err rc = VPN_OK;
 
-	if (!bgp || !asn_value(jstr(cand, "remote_as_num"), &remote))
+	if (!bgp || !util_parse_asn(jstr(cand, "remote_as_num"), &remote))
 		return VPN_OK;
 	doc = json_loadb(bgp->pub, bgp->pub_len, 0, NULL);
 	ls = jstr(doc, "local_as_num");
-	if (asn_value(ls, &local) && local == remote)
+	if (util_parse_asn(ls, &local) && local == remote)
 		rc = vpn_error_set(err, VPN_E_INVALID, NSX_EC_INVALID,
 				   "remote_as_num: %s is the SDDC's local AS number; iBGP is not "
 				   "supported, the remote AS must differ", ls);
@@ -1885,4 +1868,84 @@ out:
 	json_decref(cand);
 	obj_free(o);
 	return rc;
+}
+
+void
+model_set_observer(struct model *m, model_observer fn, void *arg)
+{
+	pthread_rwlock_wrlock(&m->lock);
+	m->observer = fn;
+	m->observer_arg = arg;
+	pthread_rwlock_unlock(&m->lock);
+}
+
+void
+model_paths_release(struct model_paths *p)
+{
+	size_t i;
+
+	for (i = 0; i < p->n; i++)
+		free(p->v[i]);
+	free(p->v);
+	p->v = NULL;
+	p->n = 0;
+}
+
+static enum vpn_err
+paths_push(struct model_paths *p, const char *path)
+{
+	char **nv = realloc(p->v, (p->n + 1) * sizeof(*nv));
+
+	if (!nv)
+		return VPN_E_NOMEM;
+	p->v = nv;
+	p->v[p->n] = strdup(path);
+	if (!p->v[p->n])
+		return VPN_E_NOMEM;
+	p->n++;
+	return VPN_OK;
+}
+
+enum vpn_err
+model_referrers(struct model *m, const char *path, struct model_paths *out)
+{
+	struct refset *rs;
+	enum vpn_err rc = VPN_OK;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&m->lock);
+	rs = hmap_get(&m->refs, path);
+	for (i = 0; rs && !rc && i < rs->n; i++)
+		rc = paths_push(out, rs->v[i].src);
+	pthread_rwlock_unlock(&m->lock);
+	if (rc)
+		model_paths_release(out);
+	return rc;
+}
+
+enum vpn_err
+model_collection_paths(struct model *m, const struct coll *c, struct model_paths *out)
+{
+	struct coll_state *cs;
+	enum vpn_err rc = VPN_OK;
+	size_t i;
+
+	memset(out, 0, sizeof(*out));
+	pthread_rwlock_rdlock(&m->lock);
+	cs = &m->cs[coll_index(c)];
+	for (i = 0; !rc && i < cs->n; i++)
+		rc = paths_push(out, cs->v[i]->path);
+	pthread_rwlock_unlock(&m->lock);
+	if (rc)
+		model_paths_release(out);
+	return rc;
+}
+
+const struct coll *
+model_coll_of(const char *path)
+{
+	const char *id;
+
+	return coll_of_path(path, &id);
 }

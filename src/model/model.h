@@ -120,4 +120,27 @@ enum vpn_err model_write(struct model *m, const struct model_write *w, model_don
 /* Number of objects (system ones included). */
 size_t model_count(struct model *m);
 
+/*
+ * Observer of durable changes (the realization engine): called on the store's writer thread
+ * with the path of each accepted write once it is durable, or with NULL after the tree was
+ * reloaded from the store (everything may have changed). Must not block or take model locks.
+ */
+typedef void (*model_observer)(void *arg, const char *path);
+void model_set_observer(struct model *m, model_observer fn, void *arg);
+
+/* A list of paths (heap strings), for the calls below. */
+struct model_paths {
+	char **v;
+	size_t n;
+};
+void model_paths_release(struct model_paths *p);
+
+/* Paths of the objects that refer to @path (the reference index). */
+enum vpn_err model_referrers(struct model *m, const char *path, struct model_paths *out);
+/* Paths of every object in collection @c. */
+enum vpn_err model_collection_paths(struct model *m, const struct coll *c,
+				    struct model_paths *out);
+/* The collection @path belongs to, or NULL. */
+const struct coll *model_coll_of(const char *path);
+
 #endif

@@ -171,7 +171,8 @@ def routes():
     for r in table:
         assert set(r) >= {"pattern", "methods", "writes", "prefix"}, r
         assert r["pattern"].startswith("/") and r["methods"], r
-        assert r["writes"] == any(m in WRITE_METHODS for m in r["methods"]), r
+        assert r["writes"] == any(m in WRITE_METHODS and not (m == "POST" and r.get("post_reads"))
+                                  for m in r["methods"]), r
     return table
 
 
@@ -850,7 +851,7 @@ def test_auditor_refused_on_every_write_route(server, auditor, routes):
                 if path is None:
                     continue
                 for method in route["methods"]:
-                    if method not in WRITE_METHODS:
+                    if method not in WRITE_METHODS or (method == "POST" and route["post_reads"]):
                         continue
                     before = server.get(path) if "GET" in route["methods"] else None
                     body = _write_body(server, path, method)
@@ -861,7 +862,11 @@ def test_auditor_refused_on_every_write_route(server, auditor, routes):
                     if before is not None:
                         after = server.get(path)
                         assert after.status_code == before.status_code, what
-                        assert after.content == before.content, what + " changed the object"
+                        if after.status_code == 200:
+                            assert _untimed(after.json()) == _untimed(before.json()), \
+                                what + " changed the object"
+                        else:
+                            assert after.content == before.content, what + " changed it"
                     checked += 1
     assert checked >= 7 * 3 * 3 * 2, "only %d write requests were checked" % checked
 
@@ -882,9 +887,20 @@ def test_auditor_reads_every_read_route(server, auditor, routes):
             assert b.status_code == a.status_code, "GET %s: admin %d, auditor %d %s" % (
                 path, a.status_code, b.status_code, b.content[:300])
             if a.status_code == 200:
-                assert b.json() == a.json(), path
+                # runtime views carry the time they were computed at
+                assert _untimed(b.json()) == _untimed(a.json()), path
             checked += 1
     assert checked >= 14
+
+
+def _untimed(v):
+    """@v without the fields that record when a runtime document was computed."""
+    if isinstance(v, dict):
+        return {k: _untimed(x) for k, x in v.items()
+                if k not in ("last_update_timestamp", "time_since_established")}
+    if isinstance(v, list):
+        return [_untimed(x) for x in v]
+    return v
 
 
 def test_auditor_reads(server, auditor):

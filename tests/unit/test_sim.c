@@ -1,0 +1,1564 @@
+/*
+ * Unit tests for src/realize/sim.c: the sim backend driven directly through its ops, with
+ * hand-built sessions and neighbors and explicit virtual times (no clock, no sleeps).
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <jansson.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/err.h"
+#include "core/netaddr.h"
+#include "realize/prefix.h"
+#include "realize/rz.h"
+#include "realize/sim.h"
+
+#define SVC "/infra/tier-0s/vmc/locale-services/default/ipsec-vpn-services/default/sessions/"
+#define SA SVC "a"
+#define SB SVC "b"
+#define NBA "/infra/tier-0s/vmc/locale-services/default/bgp/neighbors/n1"
+#define PEER "203.0.113.1"
+#define PEER2 "203.0.113.2"
+
+static struct rz_backend *B;
+static const struct rz_backend_ops *O;
+
+static int
+setup(void **state)
+{
+	(void)state;
+	B = sim_backend_new();
+	if (!B)
+		return -1;
+	O = B->ops;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	(void)state;
+	O->destroy(B);
+	B = NULL;
+	return 0;
+}
+
+/* ---- builders ---- */
+
+static void
+pfx(struct netprefix *p, const char *cidr)
+{
+	assert_true(netprefix_parse(cidr, p));
+}
+
+static void
+add_tunnel(struct rz_session *s, const char *local, const char *peer)
+{
+	struct rz_selector *t;
+
+	s->tunnels = realloc(s->tunnels, (s->ntunnels + 1) * sizeof(*s->tunnels));
+	assert_non_null(s->tunnels);
+	t = &s->tunnels[s->ntunnels++];
+	memset(t, 0, sizeof(*t));
+	pfx(&t->local, local);
+	pfx(&t->peer, peer);
+	snprintf(t->rule_path, sizeof(t->rule_path), "%.400s/rules/r1", s->path);
+}
+
+/* A compatible INITIATOR session; route-based with VTI 169.254.10.2/30, else no tunnels yet. */
+static void
+sess_init(struct rz_session *s, const char *path, const char *peer, bool route_based)
+{
+	memset(s, 0, sizeof(*s));
+	snprintf(s->path, sizeof(s->path), "%s", path);
+	snprintf(s->display_name, sizeof(s->display_name), "test");
+	s->route_based = route_based;
+	s->enabled = true;
+	snprintf(s->local_address, sizeof(s->local_address), "198.51.100.1");
+	snprintf(s->local_id, sizeof(s->local_id), "198.51.100.1");
+	snprintf(s->peer_address, sizeof(s->peer_address), "%s", peer);
+	snprintf(s->peer_id, sizeof(s->peer_id), "%s", peer);
+	snprintf(s->psk, sizeof(s->psk), "s3cret-psk");
+	s->initiation = RZ_INIT_INITIATOR;
+	s->ike.version = RZ_IKE_V2;
+	s->ike.enc = RZ_ENC_AES_128 | RZ_ENC_AES_256;
+	s->ike.digest = RZ_DIG_SHA2_256;
+	s->ike.dh = RZ_DH(14);
+	s->ike.lifetime_s = 86400;
+	s->esp.enc = RZ_ENC_AES_256;
+	s->esp.digest = RZ_DIG_SHA2_256;
+	s->esp.dh = RZ_DH(14);
+	s->esp.pfs = true;
+	s->esp.lifetime_s = 3600;
+	s->dpd.enabled = true;
+	s->dpd.periodic = true;
+	s->dpd.interval_s = 10;
+	s->dpd.retries = 3;
+	if (route_based) {
+		s->has_vti = true;
+		pfx(&s->vti, "169.254.10.2/30");
+		snprintf(s->tunnel_interface_path, sizeof(s->tunnel_interface_path),
+			 "%s/interfaces/default-tunnel-interface", path);
+		add_tunnel(s, "0.0.0.0/0", "0.0.0.0/0");
+	}
+}
+
+static void
+sess_release(struct rz_session *s)
+{
+	free(s->tunnels);
+	s->tunnels = NULL;
+	s->ntunnels = 0;
+}
+
+static void
+apply(struct rz_session *s, int64_t now)
+{
+	struct vpn_error e;
+
+	vpn_error_clear(&e);
+	assert_int_equal(O->apply_session(B, s, now, &e), VPN_OK);
+}
+
+/* Apply and release in one go (the backend copies). */
+static void
+apply_release(struct rz_session *s, int64_t now)
+{
+	apply(s, now);
+	sess_release(s);
+}
+
+static void
+nb_init(struct rz_neighbor *n, const char *path, const char *addr)
+{
+	memset(n, 0, sizeof(*n));
+	snprintf(n->path, sizeof(n->path), "%s", path);
+	snprintf(n->id, sizeof(n->id), "n1");
+	assert_true(netaddr_parse(addr, &n->addr));
+	snprintf(n->addr_text, sizeof(n->addr_text), "%s", addr);
+	n->remote_as = 65001;
+	snprintf(n->remote_as_text, sizeof(n->remote_as_text), "65001");
+	n->local_as = 65000;
+	n->enabled = true;
+	n->keepalive_s = 60;
+	n->hold_s = 180;
+}
+
+static void
+apply_nb(const struct rz_neighbor *n, int64_t now)
+{
+	struct vpn_error e;
+
+	vpn_error_clear(&e);
+	assert_int_equal(O->apply_neighbor(B, n, now, &e), VPN_OK);
+}
+
+static enum vpn_err
+define(const char *peer, const char *json, int64_t now)
+{
+	json_error_t je;
+	json_t *j = json_loads(json, 0, &je);
+	struct vpn_error e;
+	enum vpn_err rc;
+
+	assert_non_null(j);
+	vpn_error_clear(&e);
+	rc = sim_peer_define(B, peer, j, now, &e);
+	json_decref(j);
+	return rc;
+}
+
+static void
+define_ok(const char *peer, const char *json, int64_t now)
+{
+	assert_int_equal(define(peer, json, now), VPN_OK);
+}
+
+/* What the API layer would read at @now. */
+struct view {
+	enum rz_ike_state ike;
+	char fail[160];
+	size_t n, up;
+	char down[8][128];
+	struct rz_counters c[8];
+};
+
+static struct view
+view(const char *path, int64_t now)
+{
+	struct rz_session_status st;
+	struct view v;
+	size_t i;
+
+	memset(&v, 0, sizeof(v));
+	O->tick(B, now);
+	assert_int_equal(O->session_status(B, path, &st), VPN_OK);
+	assert_int_equal(st.last_update_ms, now);
+	v.ike = st.ike;
+	snprintf(v.fail, sizeof(v.fail), "%s", st.fail_reason);
+	v.n = st.ntunnels;
+	for (i = 0; i < st.ntunnels; i++) {
+		if (st.tunnels[i].up)
+			v.up++;
+		if (i < 8) {
+			snprintf(v.down[i], sizeof(v.down[i]), "%s", st.tunnels[i].down_reason);
+			v.c[i] = st.tunnels[i].c;
+		}
+	}
+	rz_session_status_release(&st);
+	return v;
+}
+
+#define assert_state(path, now, st, reason)				\
+	do {								\
+		struct view v_ = view((path), (now));			\
+		assert_int_equal(v_.ike, (st));				\
+		assert_string_equal(v_.fail, (reason));			\
+	} while (0)
+
+static struct rz_bgp_status
+bgp(const char *path, int64_t now)
+{
+	struct rz_bgp_status st;
+
+	O->tick(B, now);
+	assert_int_equal(O->bgp_status(B, path, &st), VPN_OK);
+	return st;
+}
+
+/* ---- IKE ---- */
+
+static void
+test_up_default(void **state)
+{
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	v = view(SA, 1000);
+	assert_int_equal(v.ike, RZ_IKE_NEGOTIATING);
+	assert_string_equal(v.down[0], SIM_FR_IKE_DOWN);
+	assert_state(SA, 1000 + SIM_IKE_NEGOTIATE_MS - 1, RZ_IKE_NEGOTIATING, "");
+	v = view(SA, 1000 + SIM_IKE_NEGOTIATE_MS);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_string_equal(v.fail, "");
+	assert_int_equal(v.n, 1);
+	assert_int_equal(v.up, 1);
+	assert_string_equal(v.down[0], "");
+	/* many rekeys later, still up */
+	assert_state(SA, 1300 + 10LL * 86400 * 1000, RZ_IKE_UP, "");
+}
+
+static void
+test_unknown_paths(void **state)
+{
+	struct rz_session_status st;
+	struct rz_bgp_status bs;
+	struct rz_route *r;
+	struct rz_counters c = { .packets_in = 1 };
+	size_t n;
+
+	(void)state;
+	assert_int_equal(O->session_status(B, SA, &st), VPN_E_NOT_FOUND);
+	assert_int_equal(O->reset_counters(B, SA), VPN_E_NOT_FOUND);
+	assert_int_equal(O->bgp_status(B, NBA, &bs), VPN_E_NOT_FOUND);
+	assert_int_equal(O->routes(B, NBA, false, &r, &n), VPN_E_NOT_FOUND);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 10, NULL), VPN_E_NOT_FOUND);
+	O->remove_session(B, SA, 10);
+	O->remove_neighbor(B, NBA, 10);
+	assert_int_equal(sim_peer_forget(B, PEER, 10), VPN_E_NOT_FOUND);
+	assert_null(sim_peer_get(B, PEER));
+}
+
+static void
+test_fail_disabled(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.enabled = false;
+	apply(&s, 1000);
+	/* no negotiation at all: DOWN at once, and for good */
+	assert_state(SA, 1000, RZ_IKE_DOWN, SIM_FR_DISABLED);
+	assert_state(SA, 1000000, RZ_IKE_DOWN, SIM_FR_DISABLED);
+	/* enabling it through the API (a re-apply) starts it */
+	s.enabled = true;
+	apply_release(&s, 2000000);
+	assert_state(SA, 2000000, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 2000300, RZ_IKE_UP, "");
+}
+
+static void
+test_respond_only(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	/* the mirror of a respond-only SDDC initiates */
+	sess_init(&s, SA, PEER, true);
+	s.initiation = RZ_INIT_RESPOND_ONLY;
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+
+	/* a peer that does not initiate either: nobody starts */
+	sess_init(&s, SB, PEER2, true);
+	pfx(&s.vti, "169.254.20.2/30");
+	s.initiation = RZ_INIT_RESPOND_ONLY;
+	define_ok(PEER2, "{\"initiates\": false}", 2000);
+	apply_release(&s, 2000);
+	assert_state(SB, 2000, RZ_IKE_DOWN, SIM_FR_WAITING);
+	assert_state(SB, 500000, RZ_IKE_DOWN, SIM_FR_WAITING);
+	/* the peer starts initiating: negotiation begins at once */
+	define_ok(PEER2, "{\"initiates\": true}", 600000);
+	assert_state(SB, 600000, RZ_IKE_NEGOTIATING, "");
+	assert_state(SB, 600300, RZ_IKE_UP, "");
+}
+
+static void
+test_on_demand(void **state)
+{
+	struct rz_session s;
+	struct rz_counters in = { .packets_in = 3, .bytes_in = 300 };
+	struct rz_counters out = { .packets_out = 5, .bytes_out = 500 };
+	struct view v;
+
+	(void)state;
+	/* mirror: the peer initiates, so an on-demand session comes up without traffic */
+	sess_init(&s, SA, PEER, true);
+	s.initiation = RZ_INIT_ON_DEMAND;
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+
+	sess_init(&s, SB, PEER2, true);
+	pfx(&s.vti, "169.254.20.2/30");
+	s.initiation = RZ_INIT_ON_DEMAND;
+	define_ok(PEER2, "{\"initiates\": false}", 1500);
+	apply_release(&s, 1500);
+	assert_state(SB, 1500, RZ_IKE_DOWN, SIM_FR_ON_DEMAND);
+	/* inbound traffic alone does not trigger; it is dropped */
+	assert_int_equal(sim_traffic(B, SB, 0, &in, 2000, NULL), VPN_OK);
+	v = view(SB, 2000);
+	assert_int_equal(v.ike, RZ_IKE_DOWN);
+	assert_int_equal(v.c[0].dropped_packets_in, 3);
+	assert_int_equal(v.c[0].packets_in, 0);
+	assert_int_equal(v.c[0].bytes_in, 0);
+	/* the first outbound packets start IKE (and are dropped themselves) */
+	assert_int_equal(sim_traffic(B, SB, 0, &out, 3000, NULL), VPN_OK);
+	v = view(SB, 3000);
+	assert_int_equal(v.ike, RZ_IKE_NEGOTIATING);
+	assert_int_equal(v.c[0].dropped_packets_out, 5);
+	assert_int_equal(v.c[0].bytes_out, 0);
+	assert_state(SB, 3300, RZ_IKE_UP, "");
+	assert_int_equal(sim_traffic(B, SB, 0, &out, 4000, NULL), VPN_OK);
+	v = view(SB, 4000);
+	assert_int_equal(v.c[0].packets_out, 5);
+	assert_int_equal(v.c[0].bytes_out, 500);
+	assert_int_equal(v.c[0].dropped_packets_out, 5);
+}
+
+static void
+test_fail_timeout_and_recovery(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	define_ok(PEER, "{\"reachable\": false}", 0);
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	assert_state(SA, 1000, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 1300, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	/* retried SIM_IKE_RETRY_MS after the failure */
+	assert_state(SA, 1300 + SIM_IKE_RETRY_MS - 1, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	assert_state(SA, 1300 + SIM_IKE_RETRY_MS, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 11600, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	/* reachable again: up at the next retry */
+	define_ok(PEER, "{\"reachable\": true}", 12000);
+	assert_state(SA, 21599, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	assert_state(SA, 21600, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 21900, RZ_IKE_UP, "");
+}
+
+static void
+test_peer_not_responding(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	define_ok(PEER, "{\"responds\": false}", 0);
+	apply(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	/* a silent responder that initiates itself still gets the session up */
+	define_ok(PEER, "{\"responds\": false, \"initiates\": true}", 2000);
+	assert_state(SA, 2300, RZ_IKE_UP, "");
+	sess_release(&s);
+}
+
+static void
+check_versions(enum rz_initiation mode, enum rz_ike_version ours, const char *theirs,
+	       const char *expect)
+{
+	struct rz_session s;
+	char def[128];
+
+	assert_int_equal(setup(NULL), 0);
+	sess_init(&s, SA, PEER, true);
+	s.initiation = mode;
+	s.ike.version = ours;
+	snprintf(def, sizeof(def), "{\"ike_version\": \"%s\", \"initiates\": %s}", theirs,
+		 mode == RZ_INIT_RESPOND_ONLY ? "true" : "false");
+	define_ok(PEER, def, 0);
+	apply_release(&s, 1000);
+	if (expect)
+		assert_state(SA, 1300, RZ_IKE_DOWN, expect);
+	else
+		assert_state(SA, 1300, RZ_IKE_UP, "");
+	teardown(NULL);
+}
+
+static void
+test_fail_version(void **state)
+{
+	(void)state;
+	teardown(NULL);		/* check_versions makes its own backends */
+	/* SDDC initiates */
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_V1, "IKE_V2", SIM_FR_VERSION);
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_V2, "IKE_V1", SIM_FR_VERSION);
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_V1, "IKE_FLEX", NULL);
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_V2, "IKE_FLEX", NULL);
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_FLEX, "IKE_V1", NULL);	/* falls back to V1 */
+	check_versions(RZ_INIT_INITIATOR, RZ_IKE_FLEX, "IKE_V2", NULL);
+	/* the peer initiates */
+	check_versions(RZ_INIT_RESPOND_ONLY, RZ_IKE_V2, "IKE_V1", SIM_FR_VERSION);
+	check_versions(RZ_INIT_RESPOND_ONLY, RZ_IKE_V1, "IKE_V2", SIM_FR_VERSION);
+	check_versions(RZ_INIT_RESPOND_ONLY, RZ_IKE_V1, "IKE_FLEX", NULL);
+	check_versions(RZ_INIT_RESPOND_ONLY, RZ_IKE_FLEX, "IKE_V1", NULL);
+	check_versions(RZ_INIT_RESPOND_ONLY, RZ_IKE_V2, "IKE_FLEX", NULL);
+	assert_int_equal(setup(NULL), 0);
+}
+
+static void
+check_ike(const char *def, const char *expect)
+{
+	struct rz_session s;
+
+	assert_int_equal(setup(NULL), 0);
+	sess_init(&s, SA, PEER, true);
+	define_ok(PEER, def, 0);
+	apply_release(&s, 1000);
+	if (expect)
+		assert_state(SA, 1300, RZ_IKE_DOWN, expect);
+	else
+		assert_state(SA, 1300, RZ_IKE_UP, "");
+	teardown(NULL);
+}
+
+static void
+test_fail_no_proposal_and_auth(void **state)
+{
+	(void)state;
+	teardown(NULL);
+	check_ike("{\"ike\": {\"encryption_algorithms\": [\"AES_GCM_128\"]}}", SIM_FR_NO_PROPOSAL);
+	check_ike("{\"ike\": {\"encryption_algorithms\": [\"AES_256\", \"AES_GCM_128\"]}}", NULL);
+	check_ike("{\"ike\": {\"digest_algorithms\": [\"SHA1\"]}}", SIM_FR_NO_PROPOSAL);
+	check_ike("{\"ike\": {\"dh_groups\": [\"GROUP19\", \"GROUP20\"]}}", SIM_FR_NO_PROPOSAL);
+	check_ike("{\"ike\": {\"dh_groups\": [\"GROUP19\", \"GROUP14\"]}}", NULL);
+	check_ike("{\"psk\": \"another\"}", SIM_FR_AUTH);
+	check_ike("{\"psk\": \"s3cret-psk\"}", NULL);
+	check_ike("{\"local_id\": \"vpn.example.com\"}", SIM_FR_AUTH);
+	check_ike("{\"local_id\": \"" PEER "\"}", NULL);
+	/* an unreachable peer fails before anything else is looked at */
+	check_ike("{\"reachable\": false, \"psk\": \"x\"}", SIM_FR_TIMEOUT);
+	/* a version mismatch is found before proposals and authentication */
+	check_ike("{\"ike_version\": \"IKE_V1\", \"psk\": \"x\"}", SIM_FR_VERSION);
+	assert_int_equal(setup(NULL), 0);
+}
+
+static void
+test_aead_needs_no_digest(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.ike.enc = RZ_ENC_AES_GCM_128;
+	s.esp.enc = RZ_ENC_AES_GCM_256;
+	define_ok(PEER, "{\"ike\": {\"digest_algorithms\": [\"SHA1\"]}, "
+		  "\"esp\": {\"digest_algorithms\": [\"SHA2_512\"]}}", 0);
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+	assert_int_equal(view(SA, 1300).up, 1);
+}
+
+static void
+test_peer_id_differs_from_address(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	/* the mirror identifies itself by its address (docs/sim.md) */
+	sess_init(&s, SA, PEER, true);
+	snprintf(s.peer_id, sizeof(s.peer_id), "vpn.example.com");
+	apply(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_DOWN, SIM_FR_AUTH);
+	define_ok(PEER, "{\"local_id\": \"vpn.example.com\"}", 2000);
+	assert_state(SA, 2300, RZ_IKE_UP, "");
+	sess_release(&s);
+}
+
+static void
+check_esp(const char *def, bool pfs, const char *tunnel_reason)
+{
+	struct rz_session s;
+	struct view v;
+
+	assert_int_equal(setup(NULL), 0);
+	sess_init(&s, SA, PEER, true);
+	s.esp.pfs = pfs;
+	define_ok(PEER, def, 0);
+	apply_release(&s, 1000);
+	v = view(SA, 1300);
+	assert_int_equal(v.ike, RZ_IKE_UP);		/* the child SA fails, not IKE */
+	assert_int_equal(v.up, tunnel_reason ? 0 : 1);
+	assert_string_equal(v.down[0], tunnel_reason ? tunnel_reason : "");
+	teardown(NULL);
+}
+
+static void
+test_esp_proposals(void **state)
+{
+	(void)state;
+	teardown(NULL);
+	check_esp("{\"esp\": {\"encryption_algorithms\": [\"AES_128\"]}}", true,
+		  SIM_FR_NO_PROPOSAL);
+	check_esp("{\"esp\": {\"digest_algorithms\": [\"SHA1\"]}}", true, SIM_FR_NO_PROPOSAL);
+	check_esp("{\"esp\": {\"enable_perfect_forward_secrecy\": false}}", true,
+		  SIM_FR_NO_PROPOSAL);
+	check_esp("{\"esp\": {\"dh_groups\": [\"GROUP5\"]}}", true, SIM_FR_NO_PROPOSAL);
+	/* without PFS the ESP DH groups do not matter */
+	check_esp("{\"esp\": {\"dh_groups\": [\"GROUP5\"], "
+		  "\"enable_perfect_forward_secrecy\": false}}", false, NULL);
+	check_esp("{\"esp\": {\"encryption_algorithms\": [\"AES_128\", \"AES_256\"]}}", true, NULL);
+	assert_int_equal(setup(NULL), 0);
+}
+
+/* ---- policy-based tunnels ---- */
+
+static void
+policy_session(struct rz_session *s, const char *path, const char *peer,
+	       const char *const *src, size_t ns, const char *const *dst, size_t nd)
+{
+	size_t i, j;
+
+	sess_init(s, path, peer, false);
+	for (i = 0; i < ns; i++)
+		for (j = 0; j < nd; j++)
+			add_tunnel(s, src[i], dst[j]);
+}
+
+static void
+test_policy_tunnel_count(void **state)
+{
+	static const char *const src[] = { "10.1.1.0/24", "10.1.2.0/24", "10.1.3.0/24" };
+	static const char *const dst[] = { "192.168.1.0/24", "192.168.2.0/24" };
+	struct rz_session s;
+	struct rz_session_status st;
+
+	(void)state;
+	/* rule 1: 3 sources x 2 destinations; rule 2: 1 x 1; the engine builds the selectors */
+	policy_session(&s, SA, PEER, src, 3, dst, 2);
+	add_tunnel(&s, "10.9.0.0/16", "172.16.0.0/12");
+	apply_release(&s, 1000);
+	O->tick(B, 1300);
+	assert_int_equal(O->session_status(B, SA, &st), VPN_OK);
+	assert_int_equal(st.ike, RZ_IKE_UP);
+	assert_int_equal(st.ntunnels, 3 * 2 + 1);
+	for (size_t i = 0; i < st.ntunnels; i++)
+		assert_true(st.tunnels[i].up);
+	{
+		char buf[64];
+
+		netaddr_format(&st.tunnels[1].sel.local.addr, buf, sizeof(buf));
+		assert_string_equal(buf, "10.1.1.0");
+		netaddr_format(&st.tunnels[1].sel.peer.addr, buf, sizeof(buf));
+		assert_string_equal(buf, "192.168.2.0");
+		assert_string_equal(st.tunnels[1].sel.rule_path, SA "/rules/r1");
+	}
+	rz_session_status_release(&st);
+}
+
+static void
+test_policy_degraded(void **state)
+{
+	static const char *const src[] = { "10.1.1.0/24", "10.1.2.0/24" };
+	static const char *const dst[] = { "192.168.1.0/24", "192.168.2.0/24" };
+	struct rz_counters c = { .packets_out = 4, .bytes_out = 400, .replay_errors = 1 };
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	policy_session(&s, SA, PEER, src, 2, dst, 2);
+	/* the peer has only 192.168.1.0/24 behind it (it accepts 2 of the 4 pairs) */
+	define_ok(PEER, "{\"subnets\": {\"local\": [\"192.168.1.0/24\"], "
+		  "\"remote\": [\"10.1.0.0/16\"]}}", 0);
+	apply_release(&s, 1000);
+	v = view(SA, 1300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.n, 4);
+	assert_int_equal(v.up, 2);	/* the API layer reports DEGRADED */
+	assert_string_equal(v.down[0], "");
+	assert_string_equal(v.down[1], SIM_FR_TS);
+	assert_string_equal(v.down[2], "");
+	assert_string_equal(v.down[3], SIM_FR_TS);
+	/* traffic on the refused pair is dropped; errors still count */
+	assert_int_equal(sim_traffic(B, SA, 1, &c, 2000, NULL), VPN_OK);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	v = view(SA, 2000);
+	assert_int_equal(v.c[1].dropped_packets_out, 4);
+	assert_int_equal(v.c[1].packets_out, 0);
+	assert_int_equal(v.c[1].bytes_out, 0);
+	assert_int_equal(v.c[1].replay_errors, 1);
+	assert_int_equal(v.c[0].packets_out, 4);
+	assert_int_equal(v.c[0].bytes_out, 400);
+	assert_int_equal(v.c[0].dropped_packets_out, 0);
+	/* widen the peer: every pair comes up after the peer restarts */
+	define_ok(PEER, "{\"subnets\": {\"local\": [\"192.168.0.0/16\"], "
+		  "\"remote\": [\"10.1.1.0/24\", \"10.1.2.0/24\"]}}", 3000);
+	v = view(SA, 3300);
+	assert_int_equal(v.up, 4);
+	/* a peer that accepts nothing: IKE up, every tunnel down (the API says DOWN) */
+	define_ok(PEER, "{\"subnets\": {\"local\": [], \"remote\": []}}", 4000);
+	v = view(SA, 4300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 0);
+}
+
+/* ---- DPD, rekeys, faults ---- */
+
+static void
+test_dpd_expiry_exact(void **state)
+{
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);	/* DPD 10 s x 3 retries */
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+	define_ok(PEER, "{\"reachable\": false}", 5000);
+	assert_state(SA, 5000 + 30000 - 1, RZ_IKE_UP, "");
+	v = view(SA, 5000 + 30000);
+	assert_int_equal(v.ike, RZ_IKE_DOWN);
+	assert_string_equal(v.fail, SIM_FR_DPD);
+	assert_string_equal(v.down[0], SIM_FR_IKE_DOWN);
+	/* back: renegotiated at the next retry */
+	define_ok(PEER, "{\"reachable\": true}", 40000);
+	assert_state(SA, 44999, RZ_IKE_DOWN, SIM_FR_DPD);
+	assert_state(SA, 45000, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 45300, RZ_IKE_UP, "");
+}
+
+static void
+test_dpd_short_outage(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	define_ok(PEER, "{\"reachable\": false}", 5000);
+	define_ok(PEER, "{\"reachable\": true}", 34999);	/* back 1 ms before expiry */
+	assert_state(SA, 100000, RZ_IKE_UP, "");
+	/* a second outage counts from its own start */
+	define_ok(PEER, "{\"reachable\": false}", 200000);
+	assert_state(SA, 229999, RZ_IKE_UP, "");
+	assert_state(SA, 230000, RZ_IKE_DOWN, SIM_FR_DPD);
+}
+
+static void
+test_dpd_disabled_down_at_rekey(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.dpd.enabled = false;
+	s.ike.lifetime_s = 3600;
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+	define_ok(PEER, "{\"reachable\": false}", 5000);
+	assert_state(SA, 1300 + 3600000 - 1, RZ_IKE_UP, "");
+	assert_state(SA, 1300 + 3600000, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+}
+
+static void
+test_rekeys_keep_counters(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c = { .packets_in = 10, .bytes_in = 1000 };
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.ike.lifetime_s = 100;
+	s.esp.lifetime_s = 30;
+	apply_release(&s, 1000);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	v = view(SA, 1300 + 5 * 100000 + 1);	/* 5 IKE rekeys, 16 child rekeys */
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.c[0].packets_in, 10);
+	assert_int_equal(v.c[0].bytes_in, 1000);
+}
+
+static void
+test_flapping(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.dpd.retries = 1;		/* DPD 10 s, shorter than the 20 s outages */
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+	/* reachable [2000, 22000), unreachable [22000, 42000), reachable [42000, 62000), ... */
+	define_ok(PEER, "{\"faults\": {\"flap_period_ms\": 20000}}", 2000);
+	assert_state(SA, 31999, RZ_IKE_UP, "");
+	assert_state(SA, 32000, RZ_IKE_DOWN, SIM_FR_DPD);
+	assert_state(SA, 42000, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 42300, RZ_IKE_UP, "");
+	assert_state(SA, 71999, RZ_IKE_UP, "");
+	assert_state(SA, 72000, RZ_IKE_DOWN, SIM_FR_DPD);
+	/* stop flapping: reachable from now on */
+	define_ok(PEER, "{}", 75000);
+	assert_state(SA, 82300, RZ_IKE_UP, "");
+	assert_state(SA, 500000, RZ_IKE_UP, "");
+}
+
+static void
+test_flapping_shorter_than_dpd(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);	/* DPD 30 s: the 20 s outages never trip it */
+	s.ike.lifetime_s = 100;
+	apply_release(&s, 1000);
+	define_ok(PEER, "{\"faults\": {\"flap_period_ms\": 20000}}", 2000);
+	/* rekey at 101300: phase (101300-2000)/20000 = 4, reachable: fine */
+	assert_state(SA, 201299, RZ_IKE_UP, "");
+	/* rekey at 201300: phase 9, unreachable: the rekey times out */
+	assert_state(SA, 201300, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+}
+
+static void
+test_rekey_failure(void **state)
+{
+	struct rz_session s;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.ike.lifetime_s = 100;
+	apply_release(&s, 1000);
+	/* a fault is not a restart: the session stays up until its rekey */
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", 2000);
+	assert_state(SA, 2000, RZ_IKE_UP, "");
+	assert_state(SA, 101299, RZ_IKE_UP, "");
+	assert_state(SA, 101300, RZ_IKE_DOWN, SIM_FR_REKEY);
+	/* a fresh negotiation succeeds */
+	assert_state(SA, 111300, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 111600, RZ_IKE_UP, "");
+	/* while the fault is set, every rekey fails */
+	assert_state(SA, 211599, RZ_IKE_UP, "");
+	assert_state(SA, 211600, RZ_IKE_DOWN, SIM_FR_REKEY);
+	/* cleared: the next rekeys succeed */
+	define_ok(PEER, "{}", 212000);
+	assert_state(SA, 221900, RZ_IKE_UP, "");
+	assert_state(SA, 321900, RZ_IKE_UP, "");
+	assert_state(SA, 900000, RZ_IKE_UP, "");
+}
+
+/* A huge clock jump gives the same state as small steps (retries are skipped arithmetically). */
+static void
+test_clock_jump_matches_steps(void **state)
+{
+	struct rz_backend *b2 = sim_backend_new();
+	struct rz_session s;
+	struct rz_session_status a, b;
+	json_t *j = json_pack("{s:s}", "psk", "wrong");
+	int64_t t, checks[] = { 11299, 11300, 11599, 11600, 21899, 21900, 22199, 22200, 500123,
+				1000000, 1234567 };
+	size_t i;
+
+	(void)state;
+	assert_non_null(b2);
+	sess_init(&s, SA, PEER, true);
+	assert_int_equal(sim_peer_define(B, PEER, j, 0, NULL), VPN_OK);
+	assert_int_equal(sim_peer_define(b2, PEER, j, 0, NULL), VPN_OK);
+	apply(&s, 1000);
+	assert_int_equal(b2->ops->apply_session(b2, &s, 1000, NULL), VPN_OK);
+	t = 1000;
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		for (; t < checks[i]; t += 100)
+			b2->ops->tick(b2, t);
+		b2->ops->tick(b2, checks[i]);
+		t = checks[i];
+		O->tick(B, checks[i]);
+		assert_int_equal(O->session_status(B, SA, &a), VPN_OK);
+		assert_int_equal(b2->ops->session_status(b2, SA, &b), VPN_OK);
+		assert_int_equal(a.ike, b.ike);
+		assert_string_equal(a.fail_reason, b.fail_reason);
+		rz_session_status_release(&a);
+		rz_session_status_release(&b);
+	}
+	/* a year later: still failing, then fixed at once by redefining the peer */
+	assert_state(SA, 1300 + 365LL * 86400 * 1000, RZ_IKE_DOWN, SIM_FR_AUTH);
+	define_ok(PEER, "{}", 1300 + 365LL * 86400 * 1000);
+	assert_state(SA, 1600 + 365LL * 86400 * 1000, RZ_IKE_UP, "");
+	json_decref(j);
+	sess_release(&s);
+	b2->ops->destroy(b2);
+}
+
+/* ---- counters, re-apply ---- */
+
+static void
+test_counters_and_reset(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c = {
+		.packets_in = 21, .packets_out = 19, .bytes_in = 3567, .bytes_out = 9540,
+		.dropped_packets_in = 1, .dropped_packets_out = 2, .packets_received_other_error = 3,
+		.replay_errors = 4, .integrity_failures = 5, .decryption_failures = 6,
+		.packets_sent_other_error = 7, .seq_number_overflow_error = 8,
+		.encryption_failures = 9, .sa_mismatch_errors_in = 10, .sa_mismatch_errors_out = 11,
+		.nomatching_policy_errors = 12,
+	};
+	struct rz_counters zero = { 0 };
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	O->tick(B, 1300);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2500, NULL), VPN_OK);
+	v = view(SA, 3000);
+	assert_int_equal(v.c[0].packets_in, 42);
+	assert_int_equal(v.c[0].packets_out, 38);
+	assert_int_equal(v.c[0].bytes_in, 7134);
+	assert_int_equal(v.c[0].bytes_out, 19080);
+	assert_int_equal(v.c[0].dropped_packets_in, 2);
+	assert_int_equal(v.c[0].dropped_packets_out, 4);
+	assert_int_equal(v.c[0].packets_received_other_error, 6);
+	assert_int_equal(v.c[0].replay_errors, 8);
+	assert_int_equal(v.c[0].integrity_failures, 10);
+	assert_int_equal(v.c[0].decryption_failures, 12);
+	assert_int_equal(v.c[0].packets_sent_other_error, 14);
+	assert_int_equal(v.c[0].seq_number_overflow_error, 16);
+	assert_int_equal(v.c[0].encryption_failures, 18);
+	assert_int_equal(v.c[0].sa_mismatch_errors_in, 20);
+	assert_int_equal(v.c[0].sa_mismatch_errors_out, 22);
+	assert_int_equal(v.c[0].nomatching_policy_errors, 24);
+	assert_int_equal(O->reset_counters(B, SA), VPN_OK);
+	v = view(SA, 3000);
+	assert_memory_equal(&v.c[0], &zero, sizeof(zero));
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 4000, NULL), VPN_OK);
+	v = view(SA, 4000);
+	assert_int_equal(v.c[0].packets_in, 21);
+	assert_int_equal(v.c[0].nomatching_policy_errors, 12);
+	/* no such tunnel */
+	assert_int_equal(sim_traffic(B, SA, 1, &c, 4000, NULL), VPN_E_NOT_FOUND);
+}
+
+static void
+test_traffic_on_down_tunnel(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c = { .packets_in = 3, .packets_out = 4, .bytes_in = 300,
+				 .bytes_out = 400, .integrity_failures = 2 };
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	define_ok(PEER, "{\"psk\": \"nope\"}", 0);
+	apply_release(&s, 1000);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	v = view(SA, 2000);
+	assert_int_equal(v.ike, RZ_IKE_DOWN);
+	assert_int_equal(v.c[0].packets_in, 0);
+	assert_int_equal(v.c[0].packets_out, 0);
+	assert_int_equal(v.c[0].bytes_in, 0);
+	assert_int_equal(v.c[0].bytes_out, 0);
+	assert_int_equal(v.c[0].dropped_packets_in, 3);
+	assert_int_equal(v.c[0].dropped_packets_out, 4);
+	assert_int_equal(v.c[0].integrity_failures, 2);
+}
+
+static void
+test_reapply(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c = { .packets_in = 1 };
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply(&s, 1000);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	/* the same desired state (the engine re-applies on resync): nothing happens */
+	apply(&s, 3000);
+	assert_state(SA, 3000, RZ_IKE_UP, "");
+	snprintf(s.display_name, sizeof(s.display_name), "renamed");
+	apply(&s, 3100);
+	assert_state(SA, 3100, RZ_IKE_UP, "");
+	/* a real change renegotiates; counters of unchanged tunnels survive */
+	snprintf(s.psk, sizeof(s.psk), "new-psk");
+	apply(&s, 4000);
+	v = view(SA, 4000);
+	assert_int_equal(v.ike, RZ_IKE_NEGOTIATING);
+	assert_int_equal(v.c[0].packets_in, 1);
+	assert_state(SA, 4300, RZ_IKE_UP, "");	/* the mirror follows the session */
+	sess_release(&s);
+}
+
+static void
+test_reapply_other_peer(void **state)
+{
+	struct rz_session s;
+	json_t *p;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply(&s, 1000);
+	define_ok(PEER2, "{\"psk\": \"other\"}", 1000);
+	snprintf(s.peer_address, sizeof(s.peer_address), PEER2);
+	snprintf(s.peer_id, sizeof(s.peer_id), PEER2);
+	apply(&s, 2000);
+	assert_state(SA, 2300, RZ_IKE_DOWN, SIM_FR_AUTH);
+	/* the old address has no session and no definition any more */
+	assert_null(sim_peer_get(B, PEER));
+	p = sim_peer_get(B, PEER2);
+	assert_non_null(p);
+	assert_int_equal(json_array_size(json_object_get(p, "sessions")), 1);
+	json_decref(p);
+	O->remove_session(B, SA, 3000);
+	p = sim_peer_get(B, PEER2);
+	assert_int_equal(json_array_size(json_object_get(p, "sessions")), 0);
+	json_decref(p);
+	assert_int_equal(sim_peer_forget(B, PEER2, 3000), VPN_OK);
+	assert_null(sim_peer_get(B, PEER2));
+	sess_release(&s);
+}
+
+/* ---- BGP ---- */
+
+/* Session SA (VTI 169.254.10.2/30) UP at 1300; neighbor NBA at 169.254.10.1 applied at 500. */
+static void
+bgp_setup(struct rz_neighbor *n, const char *peer_def)
+{
+	struct rz_session s;
+	struct rz_bgp_status st;
+
+	nb_init(n, NBA, "169.254.10.1");
+	apply_nb(n, 500);
+	st = bgp(NBA, 500);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_string_equal(st.source_address, "");
+	if (peer_def)
+		define_ok(PEER, peer_def, 600);
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+}
+
+static void
+test_bgp_established(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup(&n, NULL);
+	st = bgp(NBA, 1000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_string_equal(st.source_address, "169.254.10.2");
+	assert_string_equal(st.neighbor_router_id, "0.0.0.0");
+	st = bgp(NBA, 1300);
+	assert_int_equal(st.state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 1300 + SIM_BGP_OPEN_MS - 1);
+	assert_int_equal(st.state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 1800);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 1);
+	assert_int_equal(st.connection_drop_count, 0);
+	assert_int_equal(st.messages_sent, 2);
+	assert_int_equal(st.messages_received, 2);
+	assert_int_equal(st.time_since_established_s, 0);
+	assert_string_equal(st.neighbor_router_id, "169.254.10.1");
+	assert_int_equal(st.hold_time_s, 180);
+	assert_int_equal(st.keepalive_s, 60);
+	assert_int_equal(st.last_update_ms, 1800);
+	st = bgp(NBA, 61800);
+	assert_int_equal(st.messages_sent, 3);
+	assert_int_equal(st.time_since_established_s, 60);
+	st = bgp(NBA, 1800 + 600000);
+	assert_int_equal(st.messages_received, 12);
+	assert_int_equal(bgp(NBA, 1800 + 10LL * 86400 * 1000).state, RZ_BGP_ESTABLISHED);
+}
+
+static void
+test_bgp_password_mismatch(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+	struct rz_session s;
+
+	(void)state;
+	nb_init(&n, NBA, "169.254.10.1");
+	snprintf(n.password, sizeof(n.password), "nbpass");
+	apply_nb(&n, 500);
+	define_ok(PEER, "{\"bgp\": {\"password\": \"other\"}}", 600);
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	st = bgp(NBA, 1800);
+	assert_int_equal(st.state, RZ_BGP_ACTIVE);
+	assert_int_equal(st.connection_drop_count, 0);
+	st = bgp(NBA, 100000);
+	assert_int_equal(st.state, RZ_BGP_ACTIVE);
+	assert_int_equal(st.connection_drop_count, 0);
+	assert_int_equal(st.messages_sent, 0);
+	/* the peer fixed: BGP restarts and establishes */
+	define_ok(PEER, "{\"bgp\": {\"password\": \"nbpass\"}}", 100000);
+	assert_int_equal(bgp(NBA, 100000).state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 100500);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 1);
+	/* the mirror uses the neighbor's password */
+	assert_int_equal(sim_peer_forget(B, PEER, 200000), VPN_OK);
+	assert_int_equal(bgp(NBA, 200000).state, RZ_BGP_ESTABLISHED);
+}
+
+static void
+test_bgp_as_mismatch(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup(&n, "{\"bgp\": {\"as\": \"65099\"}}");
+	st = bgp(NBA, 1800);
+	assert_int_equal(st.state, RZ_BGP_ACTIVE);
+	assert_int_equal(st.connection_drop_count, 1);
+	st = bgp(NBA, 1800 + SIM_BGP_RETRY_MS - 1);
+	assert_int_equal(st.connection_drop_count, 1);
+	st = bgp(NBA, 1800 + SIM_BGP_RETRY_MS);
+	assert_int_equal(st.connection_drop_count, 2);
+	st = bgp(NBA, 1800 + 10 * SIM_BGP_RETRY_MS);
+	assert_int_equal(st.connection_drop_count, 11);
+	assert_int_equal(st.established_connection_count, 0);
+	/* fixing the neighbor (a re-apply) restarts it */
+	n.remote_as = 65099;
+	snprintf(n.remote_as_text, sizeof(n.remote_as_text), "65099");
+	apply_nb(&n, 60000);
+	assert_int_equal(bgp(NBA, 60500).state, RZ_BGP_ESTABLISHED);
+}
+
+static void
+test_bgp_hold_expiry(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup(&n, NULL);
+	assert_int_equal(bgp(NBA, 1800).state, RZ_BGP_ESTABLISHED);
+	define_ok(PEER, "{\"reachable\": false}", 10000);	/* DPD: tunnel down at 40000 */
+	assert_state(SA, 40000, RZ_IKE_DOWN, SIM_FR_DPD);
+	st = bgp(NBA, 40000 + 180000 - 1);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 0);
+	st = bgp(NBA, 40000 + 180000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_string_equal(st.neighbor_router_id, "0.0.0.0");
+	assert_int_equal(st.time_since_established_s, 0);
+	/* 2 + one keepalive per 60 s of the 218 s established */
+	assert_int_equal(st.messages_sent, 5);
+	/* reachable again at 230000: retries start at 50000 + k x 10300, so UP at 235700 */
+	define_ok(PEER, "{}", 230000);
+	assert_state(SA, 235399, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+	assert_state(SA, 235700, RZ_IKE_UP, "");
+	assert_int_equal(bgp(NBA, 236199).state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 236200);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 2);
+	assert_int_equal(st.messages_sent, 7);
+}
+
+static void
+test_bgp_survives_short_outage(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup(&n, NULL);
+	define_ok(PEER, "{\"reachable\": false}", 10000);
+	define_ok(PEER, "{}", 45000);			/* session back at 50300 */
+	assert_state(SA, 50300, RZ_IKE_UP, "");
+	st = bgp(NBA, 300000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 1);
+	assert_int_equal(st.connection_drop_count, 0);
+}
+
+static void
+test_bgp_idle_cases(void **state)
+{
+	struct rz_neighbor n, other, off;
+	struct rz_bgp_status st;
+
+	(void)state;
+	/* the session never comes up: IDLE */
+	bgp_setup(&n, "{\"psk\": \"wrong\"}");
+	assert_int_equal(bgp(NBA, 100000).state, RZ_BGP_IDLE);
+	/* outside every VTI subnet: IDLE, no source */
+	nb_init(&other, NBA "x", "169.254.99.1");
+	apply_nb(&other, 100000);
+	st = bgp(NBA "x", 200000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_string_equal(st.source_address, "");
+	/* disabled: IDLE even over a working tunnel */
+	assert_int_equal(sim_peer_forget(B, PEER, 200000), VPN_OK);
+	assert_state(SA, 200300, RZ_IKE_UP, "");
+	assert_int_equal(bgp(NBA, 200800).state, RZ_BGP_ESTABLISHED);
+	nb_init(&off, NBA, "169.254.10.1");
+	off.enabled = false;
+	apply_nb(&off, 300000);
+	st = bgp(NBA, 300000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(bgp(NBA, 900000).state, RZ_BGP_IDLE);
+	O->remove_neighbor(B, NBA "x", 900000);
+	assert_int_equal(O->bgp_status(B, NBA "x", &st), VPN_E_NOT_FOUND);
+}
+
+static void
+test_bgp_session_removed(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+	struct rz_session s;
+
+	(void)state;
+	bgp_setup(&n, NULL);
+	assert_int_equal(bgp(NBA, 1800).state, RZ_BGP_ESTABLISHED);
+	O->remove_session(B, SA, 10000);
+	st = bgp(NBA, 10000 + 180000 - 1);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_string_equal(st.source_address, "");
+	st = bgp(NBA, 190000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	/* a new session with the VTI picks the neighbor up again */
+	sess_init(&s, SB, PEER, true);
+	apply_release(&s, 200000);
+	st = bgp(NBA, 200800);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_string_equal(st.source_address, "169.254.10.2");
+	/* ... and moving the VTI away drops it */
+	sess_init(&s, SB, PEER, true);
+	pfx(&s.vti, "169.254.30.2/30");
+	apply_release(&s, 300000);
+	st = bgp(NBA, 300000);
+	assert_string_equal(st.source_address, "");
+}
+
+static struct rz_route *
+routes(const char *path, bool adv, size_t *n)
+{
+	struct rz_route *r = NULL;
+
+	assert_int_equal(O->routes(B, path, adv, &r, n), VPN_OK);
+	return r;
+}
+
+static void
+route_net(const struct rz_route *r, char out[64])
+{
+	char a[48];
+
+	netaddr_format(&r->net.addr, a, sizeof(a));
+	snprintf(out, 64, "%s/%u", a, (unsigned)r->net.len);
+}
+
+#define ANNOUNCE "{\"bgp\": {\"as\": \"65001\", \"announce\": ["			\
+	"{\"network\": \"10.1.0.0/16\", \"as_path\": \"65001\", \"med\": 10},"	\
+	"{\"network\": \"10.2.0.0/16\"},"					\
+	"{\"network\": \"10.3.0.0/16\", \"as_path\": \"65001 65000\"}]}}"
+
+static void
+test_routes(void **state)
+{
+	struct netprefix adv[2];
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+	struct rz_route *r;
+	size_t cnt;
+	char net[64];
+
+	(void)state;
+	pfx(&adv[0], "192.168.1.0/24");
+	pfx(&adv[1], "10.0.0.0/8");
+	nb_init(&n, NBA, "169.254.10.1");
+	n.advertise = adv;
+	n.nadvertise = 2;
+	apply_nb(&n, 500);
+	define_ok(PEER, ANNOUNCE, 600);
+	{
+		struct rz_session s;
+
+		sess_init(&s, SA, PEER, true);
+		apply_release(&s, 1000);
+	}
+	/* nothing before ESTABLISHED */
+	O->tick(B, 1500);
+	r = routes(NBA, false, &cnt);
+	assert_int_equal(cnt, 0);
+	free(r);
+	O->tick(B, 1800);
+	r = routes(NBA, false, &cnt);
+	assert_int_equal(cnt, 2);	/* 10.3.0.0/16 carries our AS: dropped */
+	route_net(&r[0], net);
+	assert_string_equal(net, "10.1.0.0/16");
+	assert_string_equal(r[0].next_hop, "169.254.10.1");
+	assert_string_equal(r[0].as_path, "65001");
+	assert_int_equal(r[0].med, 10);
+	assert_int_equal(r[0].local_pref, 100);
+	assert_int_equal(r[0].weight, 0);
+	route_net(&r[1], net);
+	assert_string_equal(net, "10.2.0.0/16");
+	assert_string_equal(r[1].as_path, "65001");	/* default: the peer's AS */
+	assert_int_equal(r[1].med, 0);
+	free(r);
+	r = routes(NBA, true, &cnt);
+	assert_int_equal(cnt, 2);
+	route_net(&r[0], net);
+	assert_string_equal(net, "192.168.1.0/24");
+	assert_string_equal(r[0].next_hop, "169.254.10.2");
+	assert_string_equal(r[0].as_path, "65000");
+	assert_int_equal(r[0].weight, 32768);
+	assert_int_equal(r[0].local_pref, 100);
+	assert_int_equal(r[0].med, 0);
+	free(r);
+	st = bgp(NBA, 1800);
+	assert_int_equal(st.in_prefix_count, 2);
+	assert_int_equal(st.out_prefix_count, 2);
+	/* allow_as_in is a soft change: no reset, the looped route is accepted */
+	n.allow_as_in = true;
+	apply_nb(&n, 2000);
+	st = bgp(NBA, 2000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.in_prefix_count, 3);
+	assert_int_equal(st.established_connection_count, 1);
+}
+
+static struct pl_list *
+compile(const char *json)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	struct pl_list *l = NULL;
+
+	assert_non_null(j);
+	assert_int_equal(pl_compile(j, &l, NULL), VPN_OK);
+	json_decref(j);
+	return l;
+}
+
+static void
+test_routes_filtered(void **state)
+{
+	struct netprefix adv[3];
+	struct rz_neighbor n;
+	struct pl_list *in, *out;
+	struct rz_bgp_status st;
+	struct rz_route *r;
+	size_t cnt;
+	char net[64];
+
+	(void)state;
+	in = compile("[{\"network\": \"10.1.0.0/16\", \"action\": \"PERMIT\", \"le\": 24}]");
+	out = compile("[{\"network\": \"10.0.0.0/8\", \"action\": \"DENY\", \"le\": 32},"
+		      " {\"network\": \"ANY\", \"action\": \"PERMIT\"}]");
+	pfx(&adv[0], "192.168.1.0/24");
+	pfx(&adv[1], "10.0.0.0/8");
+	pfx(&adv[2], "10.20.0.0/16");
+	nb_init(&n, NBA, "169.254.10.1");
+	n.advertise = adv;
+	n.nadvertise = 3;
+	n.in_filter = in;
+	n.out_filter = out;
+	apply_nb(&n, 500);
+	define_ok(PEER, ANNOUNCE, 600);
+	{
+		struct rz_session s;
+
+		sess_init(&s, SA, PEER, true);
+		apply_release(&s, 1000);
+	}
+	st = bgp(NBA, 1800);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.in_prefix_count, 1);
+	assert_int_equal(st.out_prefix_count, 1);
+	r = routes(NBA, false, &cnt);
+	assert_int_equal(cnt, 1);
+	route_net(&r[0], net);
+	assert_string_equal(net, "10.1.0.0/16");
+	free(r);
+	r = routes(NBA, true, &cnt);
+	assert_int_equal(cnt, 1);
+	route_net(&r[0], net);
+	assert_string_equal(net, "192.168.1.0/24");
+	free(r);
+	/* filters removed (a soft re-apply): everything passes; the lists can go */
+	n.in_filter = NULL;
+	n.out_filter = NULL;
+	apply_nb(&n, 2000);
+	pl_free(in);
+	pl_free(out);
+	st = bgp(NBA, 2000);
+	assert_int_equal(st.in_prefix_count, 2);
+	assert_int_equal(st.out_prefix_count, 3);
+}
+
+/* ---- the emulator API ---- */
+
+static bool
+error_mentions(const struct vpn_error *e, const char *needle)
+{
+	unsigned i;
+
+	if (strstr(e->msg, needle))
+		return true;
+	for (i = 0; i < e->nrelated; i++)
+		if (strstr(e->related[i].msg, needle))
+			return true;
+	return false;
+}
+
+static void
+check_invalid(const char *json, const char *member)
+{
+	json_t *j = json_loads(json, 0, NULL);
+	struct vpn_error e;
+
+	assert_non_null(j);
+	vpn_error_clear(&e);
+	assert_int_equal(sim_peer_define(B, PEER, j, 0, &e), VPN_E_INVALID);
+	json_decref(j);
+	if (!error_mentions(&e, member))
+		fail_msg("error for %s does not name %s: %s", json, member, e.msg);
+	assert_false(error_mentions(&e, "SuperSecret"));
+	assert_false(error_mentions(&e, "TopSecret"));
+}
+
+static void
+test_define_validation(void **state)
+{
+	struct vpn_error e;
+	json_t *j;
+	char big[400];
+
+	(void)state;
+	check_invalid("[]", "JSON object");
+	check_invalid("{\"psk\": 5}", "psk");
+	check_invalid("{\"psk\": \"\"}", "psk");
+	memset(big, 'S', sizeof(big));
+	memcpy(big, "{\"psk\": \"SuperSecret", 20);
+	memcpy(big + 300, "\"}", 3);
+	check_invalid(big, "psk");
+	check_invalid("{\"bgp\": {\"password\": \"TopSecretPasswordFarTooLongForBgp!\"}}",
+		      "bgp.password");
+	check_invalid("{\"bgp\": {\"password\": 7}}", "bgp.password");
+	check_invalid("{\"psk\": \"SuperSecretPsk\", \"bgp\": {\"password\": \"TopSecret\"}, "
+		      "\"bogus\": true}", "bogus");
+	check_invalid("{\"ike_version\": \"IKE_V3\"}", "ike_version");
+	check_invalid("{\"ike\": {\"encryption_algorithms\": [\"ROT13\"]}}",
+		      "ike.encryption_algorithms");
+	check_invalid("{\"esp\": {\"dh_groups\": \"GROUP14\"}}", "esp.dh_groups");
+	check_invalid("{\"ike\": {\"enable_perfect_forward_secrecy\": true}}",
+		      "ike.enable_perfect_forward_secrecy");
+	check_invalid("{\"reachable\": \"no\"}", "reachable");
+	check_invalid("{\"initiates\": 1}", "initiates");
+	check_invalid("{\"subnets\": {\"local\": [\"nope\"], \"remote\": []}}", "subnets.local[0]");
+	check_invalid("{\"subnets\": {\"local\": []}}", "subnets");
+	check_invalid("{\"bgp\": {\"as\": \"abc\"}}", "bgp.as");
+	check_invalid("{\"bgp\": {\"as\": 0}}", "bgp.as");
+	check_invalid("{\"bgp\": {\"announce\": [{\"as_path\": \"65001\"}]}}",
+		      "bgp.announce[0].network");
+	check_invalid("{\"bgp\": {\"announce\": [{\"network\": \"10.0.0.0/8\", "
+		      "\"as_path\": \"65001 x\"}]}}", "bgp.announce[0].as_path");
+	check_invalid("{\"bgp\": {\"announce\": [{\"network\": \"10.0.0.0/8\", \"med\": -1}]}}",
+		      "bgp.announce[0].med");
+	check_invalid("{\"faults\": {\"flap_period_ms\": -1}}", "faults.flap_period_ms");
+	check_invalid("{\"faults\": {\"rekey_failure\": \"yes\"}}", "faults.rekey_failure");
+	/* a failed definition leaves nothing behind */
+	assert_null(sim_peer_get(B, PEER));
+	/* the address itself */
+	j = json_object();
+	vpn_error_clear(&e);
+	assert_int_equal(sim_peer_define(B, "not-an-ip", j, 0, &e), VPN_E_INVALID);
+	assert_non_null(strstr(e.msg, "peer_address"));
+	json_decref(j);
+	/* and a valid one with everything */
+	define_ok(PEER, "{\"psk\": \"SuperSecret\", \"local_id\": \"peer.example\", "
+		  "\"ike_version\": \"IKE_FLEX\", \"ike\": {\"encryption_algorithms\": "
+		  "[\"AES_GCM_256\"], \"digest_algorithms\": [], \"dh_groups\": [\"GROUP21\"]}, "
+		  "\"esp\": {\"encryption_algorithms\": [\"AES_256\"], \"digest_algorithms\": "
+		  "[\"SHA2_512\"], \"dh_groups\": [\"GROUP14\"], "
+		  "\"enable_perfect_forward_secrecy\": true}, \"reachable\": true, "
+		  "\"initiates\": false, \"responds\": true, \"subnets\": {\"local\": "
+		  "[\"192.168.0.0/16\"], \"remote\": [\"10.0.0.0/8\"]}, \"bgp\": {\"as\": \"1.10\", "
+		  "\"password\": \"TopSecret\", \"announce\": [{\"network\": \"172.16.0.1/12\", "
+		  "\"as_path\": \"65546 65010\", \"med\": 5}]}, \"faults\": "
+		  "{\"flap_period_ms\": 0, \"rekey_failure\": false}}", 0);
+}
+
+static void
+test_peer_get_and_list(void **state)
+{
+	struct rz_session s;
+	json_t *p, *l;
+	char *dump;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	p = sim_peer_get(B, PEER);
+	assert_non_null(p);
+	assert_false(json_is_true(json_object_get(p, "defined")));
+	assert_string_equal(json_string_value(json_object_get(p, "local_id")), PEER);
+	assert_string_equal(json_string_value(json_object_get(p, "ike_version")), "IKE_V2");
+	assert_false(json_is_true(json_object_get(p, "initiates")));
+	assert_string_equal(json_string_value(json_array_get(json_object_get(json_object_get(p,
+			    "ike"), "encryption_algorithms"), 1)), "AES_256");
+	assert_string_equal(json_string_value(json_array_get(json_object_get(p, "sessions"), 0)),
+			    SA);
+	json_decref(p);
+
+	define_ok(PEER, "{\"psk\": \"SuperSecretPsk\", \"bgp\": {\"as\": \"65001\", "
+		  "\"password\": \"TopSecretPw\", \"announce\": [{\"network\": \"10.1.2.3/16\"}]}, "
+		  "\"faults\": {\"flap_period_ms\": 1000}}", 2000);
+	define_ok(PEER2, "{\"reachable\": false}", 2000);
+	p = sim_peer_get(B, PEER);
+	dump = json_dumps(p, JSON_SORT_KEYS);
+	assert_null(strstr(dump, "SuperSecret"));
+	assert_null(strstr(dump, "TopSecret"));
+	assert_non_null(strstr(dump, "\"10.1.0.0/16\""));
+	assert_true(json_is_true(json_object_get(p, "psk_defined")));
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(p, "faults"),
+							     "flap_period_ms")), 1000);
+	free(dump);
+	json_decref(p);
+	l = sim_peer_list(B);
+	assert_int_equal(json_array_size(l), 2);
+	assert_string_equal(json_string_value(json_object_get(json_array_get(l, 0),
+							      "peer_address")), PEER);
+	assert_false(json_is_true(json_object_get(json_array_get(l, 1), "reachable_now")));
+	json_decref(l);
+	assert_int_equal(sim_peer_forget(B, PEER2, 3000), VPN_OK);
+	assert_int_equal(sim_peer_forget(B, PEER2, 3000), VPN_E_NOT_FOUND);
+	assert_null(sim_peer_get(B, PEER2));
+	l = sim_peer_list(B);
+	assert_int_equal(json_array_size(l), 1);
+	json_decref(l);
+}
+
+/* Many sessions and neighbors: every lookup is a hash lookup (this must run in well under 1 s). */
+static void
+test_many(void **state)
+{
+	enum { N = 3000 };
+	struct rz_session s;
+	struct rz_neighbor n;
+	char path[128], peer[32], addr[32], vti[32];
+	struct rz_bgp_status st;
+	int i;
+
+	(void)state;
+	for (i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), NBA "-%d", i);
+		snprintf(addr, sizeof(addr), "10.%d.%d.1", i / 64, (i % 64) * 4);
+		nb_init(&n, path, addr);
+		apply_nb(&n, 500);
+	}
+	for (i = 0; i < N; i++) {
+		snprintf(path, sizeof(path), SVC "s%d", i);
+		snprintf(peer, sizeof(peer), "198.18.%d.%d", i / 250, i % 250 + 1);
+		snprintf(vti, sizeof(vti), "10.%d.%d.2/30", i / 64, (i % 64) * 4);
+		sess_init(&s, path, peer, true);
+		pfx(&s.vti, vti);
+		apply_release(&s, 1000);
+	}
+	for (i = 0; i < 100; i++)
+		O->tick(B, 1000 + i * 100);
+	assert_state(SVC "s2999", 11000, RZ_IKE_UP, "");
+	st = bgp(NBA "-2999", 11000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_string_equal(st.source_address, "10.46.220.2");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_up_default, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_unknown_paths, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_disabled, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_respond_only, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_on_demand, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_timeout_and_recovery, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_not_responding, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_version, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fail_no_proposal_and_auth, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_aead_needs_no_digest, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_id_differs_from_address, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_esp_proposals, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_tunnel_count, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_policy_degraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dpd_expiry_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dpd_short_outage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_dpd_disabled_down_at_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekeys_keep_counters, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flapping, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_flapping_shorter_than_dpd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rekey_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_clock_jump_matches_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters_and_reset, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_traffic_on_down_tunnel, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reapply, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_reapply_other_peer, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_established, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_password_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_as_mismatch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_hold_expiry, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_survives_short_outage, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_idle_cases, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_session_removed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_routes_filtered, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_define_validation, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_peer_get_and_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+	};
+
+	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
+}
