@@ -1289,14 +1289,6 @@ audit_json(const struct model_audit_rec *r, int64_t now, size_t *len)
 	return txt;
 }
 
-static void
-audit_done(void *arg, enum vpn_err rc)
-{
-	(void)arg;
-	if (rc)
-		log_error("store: an audit record could not be written");
-}
-
 void
 model_audit(struct model *m, const struct model_audit_rec *r)
 {
@@ -1313,8 +1305,10 @@ model_audit(struct model *m, const struct model_audit_rec *r)
 	ch.json = txt;
 	ch.json_len = len;
 	ch.revision = now;
-	if (store_submit(m->st, &ch, 1, audit_done, NULL))
-		log_error("audit: the store refused a record for %s", r->path ? r->path : "?");
+	/* durable before the caller answers, as an accepted write's record is: a client that
+	 * got its 4xx finds it in the log */
+	if (store_submit_sync(m->st, &ch, 1, NULL))
+		log_error("audit: a record for %s could not be written", r->path ? r->path : "?");
 	free(txt);
 }
 

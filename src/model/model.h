@@ -93,7 +93,7 @@ struct model_audit_rec {
 	int error_code;			/* NSX error_code, 0 = none */
 };
 
-/* Append @r to the audit log (asynchronously, in order with writes). */
+/* Append @r to the audit log; durable when it returns. Not from a store callback. */
 void model_audit(struct model *m, const struct model_audit_rec *r);
 
 /* Current _revision of @path, or -1 when absent. */
