@@ -29,6 +29,16 @@ struct tok {
 	unsigned char hash[HASH_LEN];
 };
 
+/* One verified access token (the cache of auth_verify). */
+#define VCACHE_SLOTS 256
+#define VCACHE_TOKEN_MAX 1024
+struct vslot {
+	char token[VCACHE_TOKEN_MAX];
+	size_t len;			/* 0 = empty */
+	char tid[40];
+	int64_t exp;
+};
+
 struct auth {
 	struct store *st;
 	struct auth_config cfg;
@@ -39,6 +49,8 @@ struct auth {
 	size_t ntoks;
 	uint64_t version;
 	bool loaded;
+	pthread_rwlock_t vlock;		/* guards vcache */
+	struct vslot vcache[VCACHE_SLOTS];
 };
 
 const char *
@@ -228,6 +240,7 @@ auth_open(struct auth **out, struct store *st, const struct auth_config *cfg,
 	snprintf(a->org_id, sizeof(a->org_id), "%s", cfg->org_id ? cfg->org_id : "");
 	a->cfg.org_id = a->org_id;
 	pthread_rwlock_init(&a->lock, NULL);
+	pthread_rwlock_init(&a->vlock, NULL);
 	rc = store_meta_get(st, META_KEY, &hex, err);
 	if (rc == VPN_OK && hex && hex_decode(hex, a->key, KEY_LEN)) {
 		/* the shared signing key */
@@ -270,6 +283,8 @@ auth_close(struct auth *a)
 		explicit_bzero(a->toks, a->ntoks * sizeof(*a->toks));
 	free(a->toks);
 	explicit_bzero(a->key, sizeof(a->key));
+	explicit_bzero(a->vcache, sizeof(a->vcache));
+	pthread_rwlock_destroy(&a->vlock);
 	pthread_rwlock_destroy(&a->lock);
 	free(a);
 }
@@ -408,26 +423,21 @@ unauth(struct vpn_error *err, const char *why)
 			     "locked: %s.", why);
 }
 
-enum vpn_err
-auth_verify(struct auth *a, const char *token, struct principal *p, struct vpn_error *err)
+/*
+ * Check signature, type and claims of @token (n bytes) the slow way: HMAC, base64, JSON.
+ * On success *tid and *exp are filled.
+ */
+static enum vpn_err
+verify_full(struct auth *a, const char *token, size_t n, char tid[40], int64_t *exp,
+	    struct vpn_error *err)
 {
-	const char *d1, *d2;
-	size_t n, plen;
+	const char *d1, *d2, *t, *typ;
+	size_t plen;
 	char sig[44];
 	unsigned char payload[2048];
 	json_t *pl = NULL;
-	const char *tid, *typ;
-	json_int_t exp;
-	bool hit = false;
-	enum vpn_err rc;
-	size_t i;
+	enum vpn_err rc = VPN_OK;
 
-	memset(p, 0, sizeof(*p));
-	if (!token || !*token)
-		return unauth(err, "no access token (send csp-auth-token or Authorization: Bearer)");
-	n = strnlen(token, TOKEN_MAX + 1);
-	if (n > TOKEN_MAX)
-		return unauth(err, "malformed access token");
 	d1 = memchr(token, '.', n);
 	d2 = d1 ? memchr(d1 + 1, '.', n - (size_t)(d1 + 1 - token)) : NULL;
 	if (!d1 || !d2 || memchr(d2 + 1, '.', n - (size_t)(d2 + 1 - token)))
@@ -442,21 +452,80 @@ auth_verify(struct auth *a, const char *token, struct principal *p, struct vpn_e
 		return unauth(err, "malformed access token");
 	pl = json_loadb((const char *)payload, plen, 0, NULL);
 	typ = json_string_value(json_object_get(pl, "typ"));
-	tid = json_string_value(json_object_get(pl, "tid"));
-	exp = json_integer_value(json_object_get(pl, "exp"));
-	if (!typ || strcmp(typ, "access") || !tid || !json_is_integer(json_object_get(pl, "exp"))) {
+	t = json_string_value(json_object_get(pl, "tid"));
+	if (!typ || strcmp(typ, "access") || !t || strlen(t) >= 40 ||
+	    !json_is_integer(json_object_get(pl, "exp"))) {
 		rc = unauth(err, "not an access token");
 		goto out;
 	}
-	if (clock_now_ms() / 1000 >= exp) {
-		rc = unauth(err, "the access token has expired; exchange the refresh token again");
-		goto out;
+	memcpy(tid, t, strlen(t) + 1);
+	*exp = json_integer_value(json_object_get(pl, "exp"));
+out:
+	json_decref(pl);
+	explicit_bzero(payload, sizeof(payload));
+	return rc;
+}
+
+static size_t
+vslot_of(const char *token, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ULL;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		h = (h ^ (unsigned char)token[i]) * 0x100000001b3ULL;
+	return (size_t)(h ^ (h >> 29)) % VCACHE_SLOTS;
+}
+
+enum vpn_err
+auth_verify(struct auth *a, const char *token, struct principal *p, struct vpn_error *err)
+{
+	struct vslot *v;
+	char tid[40];
+	int64_t exp = 0;
+	bool hit = false, cached = false;
+	enum vpn_err rc;
+	size_t i, n, slot;
+
+	memset(p, 0, sizeof(*p));
+	if (!token || !*token)
+		return unauth(err, "no access token (send csp-auth-token or Authorization: Bearer)");
+	n = strnlen(token, TOKEN_MAX + 1);
+	if (n > TOKEN_MAX)
+		return unauth(err, "malformed access token");
+	/*
+	 * A token seen before is recognised by its full text (not a hash of it), which skips the
+	 * HMAC and the JSON; expiry and revocation are still checked on every request.
+	 */
+	slot = vslot_of(token, n);
+	v = &a->vcache[slot];
+	if (n < VCACHE_TOKEN_MAX) {
+		pthread_rwlock_rdlock(&a->vlock);
+		if (v->len == n && !memcmp(v->token, token, n)) {
+			memcpy(tid, v->tid, sizeof(tid));
+			exp = v->exp;
+			cached = true;
+		}
+		pthread_rwlock_unlock(&a->vlock);
 	}
+	if (!cached) {
+		rc = verify_full(a, token, n, tid, &exp, err);
+		if (rc)
+			return rc;
+		if (n < VCACHE_TOKEN_MAX) {
+			pthread_rwlock_wrlock(&a->vlock);
+			memcpy(v->token, token, n);
+			v->len = n;
+			memcpy(v->tid, tid, sizeof(tid));
+			v->exp = exp;
+			pthread_rwlock_unlock(&a->vlock);
+		}
+	}
+	if (clock_now_ms() / 1000 >= exp)
+		return unauth(err, "the access token has expired; exchange the refresh token again");
 	rc = refresh(a);
-	if (rc) {
-		rc = vpn_error_set(err, VPN_E_STORE, 0, "the token table cannot be read");
-		goto out;
-	}
+	if (rc)
+		return vpn_error_set(err, VPN_E_STORE, 0, "the token table cannot be read");
 	pthread_rwlock_rdlock(&a->lock);
 	for (i = 0; i < a->ntoks && !hit; i++) {
 		if (!strcmp(a->toks[i].id, tid)) {
@@ -466,11 +535,7 @@ auth_verify(struct auth *a, const char *token, struct principal *p, struct vpn_e
 		}
 	}
 	pthread_rwlock_unlock(&a->lock);
-	rc = hit ? VPN_OK : unauth(err, "the refresh token behind this access token was revoked");
-out:
-	json_decref(pl);
-	explicit_bzero(payload, sizeof(payload));
-	return rc;
+	return hit ? VPN_OK : unauth(err, "the refresh token behind this access token was revoked");
 }
 
 enum vpn_err

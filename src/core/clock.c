@@ -1,64 +1,59 @@
 #include "core/clock.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 
 #include "core/util.h"
 
+/*
+ * Lock-free reads (every authenticated request asks for the time). Writers (the emulator API)
+ * serialise on a mutex; a reader racing a freeze/unfreeze may see the instant just before or
+ * just after it, which is harmless.
+ */
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-static int64_t offset;			/* virtual - wall, while running */
-static bool frozen;
-static int64_t frozen_at;		/* the virtual time while frozen */
+static _Atomic int64_t offset;		/* virtual - wall, while running */
+static _Atomic bool frozen;
+static _Atomic int64_t frozen_at;	/* the virtual time while frozen */
 
 int64_t
 clock_now_ms(void)
 {
-	int64_t now;
-
-	pthread_mutex_lock(&mu);
-	now = frozen ? frozen_at : util_now_ms() + offset;
-	pthread_mutex_unlock(&mu);
-	return now;
+	if (atomic_load_explicit(&frozen, memory_order_acquire))
+		return atomic_load(&frozen_at);
+	return util_now_ms() + atomic_load_explicit(&offset, memory_order_relaxed);
 }
 
 int64_t
 clock_offset_ms(void)
 {
-	int64_t o;
-
-	pthread_mutex_lock(&mu);
-	o = frozen ? frozen_at - util_now_ms() : offset;
-	pthread_mutex_unlock(&mu);
-	return o;
+	return clock_now_ms() - util_now_ms();
 }
 
 int64_t
 clock_advance_ms(int64_t ms)
 {
-	int64_t o;
-
 	if (ms < 0)
 		ms = 0;
 	pthread_mutex_lock(&mu);
-	if (frozen)
-		frozen_at += ms;
+	if (atomic_load(&frozen))
+		atomic_fetch_add(&frozen_at, ms);
 	else
-		offset += ms;
-	o = frozen ? frozen_at - util_now_ms() : offset;
+		atomic_fetch_add(&offset, ms);
 	pthread_mutex_unlock(&mu);
-	return o;
+	return clock_offset_ms();
 }
 
 void
 clock_freeze(bool on)
 {
 	pthread_mutex_lock(&mu);
-	if (on && !frozen) {
-		frozen_at = util_now_ms() + offset;
-		frozen = true;
-	} else if (!on && frozen) {
+	if (on && !atomic_load(&frozen)) {
+		atomic_store(&frozen_at, util_now_ms() + atomic_load(&offset));
+		atomic_store_explicit(&frozen, true, memory_order_release);
+	} else if (!on && atomic_load(&frozen)) {
 		/* continue from the frozen instant: time never jumps backwards */
-		offset = frozen_at - util_now_ms();
-		frozen = false;
+		atomic_store(&offset, atomic_load(&frozen_at) - util_now_ms());
+		atomic_store_explicit(&frozen, false, memory_order_release);
 	}
 	pthread_mutex_unlock(&mu);
 }
@@ -66,10 +61,5 @@ clock_freeze(bool on)
 bool
 clock_frozen(void)
 {
-	bool f;
-
-	pthread_mutex_lock(&mu);
-	f = frozen;
-	pthread_mutex_unlock(&mu);
-	return f;
+	return atomic_load(&frozen);
 }

@@ -110,6 +110,7 @@ struct sqlite_store {
 	sqlite3 *rdb;			/* serialized mode, any thread */
 	sqlite3 *adb;			/* serialized, writable: tokens, audit reads, data_version */
 	_Atomic uint64_t token_writes;	/* our own token changes, which data_version misses */
+	sqlite3_stmt *dv_stmt;		/* PRAGMA data_version on adb, prepared once */
 	sqlite3_stmt *stmt[S__N];	/* on wdb */
 	char emsg[256];			/* writer's last SQLite error text */
 
@@ -1042,6 +1043,7 @@ sqlite_close(struct store *st)
 	for (i = 0; i < S__N; i++)
 		sqlite3_finalize(s->stmt[i]);
 	/* Reader first, so the writer connection is the last one and checkpoints the WAL. */
+	sqlite3_finalize(s->dv_stmt);
 	if (s->adb && sqlite3_close(s->adb) != SQLITE_OK)
 		log_error("store: closing the token connection: %s", sqlite3_errmsg(s->adb));
 	if (s->rdb && sqlite3_close(s->rdb) != SQLITE_OK)
@@ -1271,25 +1273,31 @@ sqlite_audit_list(struct store *st, int64_t after_id, size_t limit, store_audit_
 }
 
 static enum vpn_err
-version_row(void *arg, sqlite3_stmt *q)
-{
-	*(uint64_t *)arg = (uint64_t)sqlite3_column_int64(q, 0);
-	return VPN_OK;
-}
-
-static enum vpn_err
 sqlite_data_version(struct store *st, uint64_t *out)
 {
 	struct sqlite_store *s = to_sqlite(st);
-	enum vpn_err cbrc = VPN_OK;
-	char emsg[256];
+	sqlite3_mutex *m = sqlite3_db_mutex(s->adb);
+	enum vpn_err rc = VPN_OK;
+	int src;
 
-	if (aux_exec(s, "PRAGMA data_version", "", NULL, version_row, out, &cbrc, emsg,
-		     sizeof(emsg)) != SQLITE_DONE)
+	/* on every authenticated request: one prepared statement, no parsing */
+	sqlite3_mutex_enter(m);
+	if (!s->dv_stmt &&
+	    sqlite3_prepare_v3(s->adb, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->dv_stmt, NULL) != SQLITE_OK) {
+		sqlite3_mutex_leave(m);
 		return VPN_E_STORE;
+	}
+	src = sqlite3_step(s->dv_stmt);
+	if (src == SQLITE_ROW)
+		*out = (uint64_t)sqlite3_column_int64(s->dv_stmt, 0);
+	else
+		rc = VPN_E_STORE;
+	sqlite3_reset(s->dv_stmt);
+	sqlite3_mutex_leave(m);
 	/* both counters only grow, so their sum changes whenever either does */
 	*out += atomic_load(&s->token_writes);
-	return VPN_OK;
+	return rc;
 }
 
 static void
