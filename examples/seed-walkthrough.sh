@@ -293,6 +293,19 @@ RB_MSS_BODY="${RB_BODY%\}}"'            ,"tcp_mss_clamping": {
 step patch-route-session PATCH "$SES" 200 "$RB_MSS_BODY"
 step get-route-session-patched GET "$SES" 200
 
+# ---------------------------------------------------------------- Troubleshooting (the seed's views)
+# "VPN tunnel status & aggregate statistics", "detailed (per-tunnel) statistics", "Reset
+# statistics counters", "BGP Status for Route-based VPNs", "Routes learned and advertised"
+# (JSON, and "append ?format=csv ... and change the method to POST")
+step session-detailed-status GET "$SES/detailed-status" 200
+step session-statistics GET "$SES/statistics" 200
+step session-statistics-reset POST "$SES/statistics?action=reset" 200
+step bgp-neighbors-status GET /infra/tier-0s/vmc/locale-services/default/bgp/neighbors/status 200
+step bgp-neighbor-routes GET "$NB/routes" 200
+step bgp-neighbor-advertised-routes GET "$NB/advertised-routes" 200
+step bgp-neighbor-routes-csv POST "$NB/routes?format=csv" 200
+step bgp-neighbor-advertised-routes-csv POST "$NB/advertised-routes?format=csv" 200
+
 # "the IKE profile cannot be deleted while it is referenced by a VPN Session"
 step delete-ike-profile-in-use DELETE "$IKE" 400
 # "the VPN Session cannot be deleted while there is a matching BGP neighbor for the tunnel

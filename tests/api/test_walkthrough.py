@@ -29,6 +29,10 @@ EXPECTED_STEPS = [
     ("create-route-session", 200), ("get-route-session", 200),
     ("get-route-session-sensitive", 200), ("list-sessions-route", 200),
     ("patch-route-session", 200), ("get-route-session-patched", 200),
+    ("session-detailed-status", 200), ("session-statistics", 200),
+    ("session-statistics-reset", 200), ("bgp-neighbors-status", 200),
+    ("bgp-neighbor-routes", 200), ("bgp-neighbor-advertised-routes", 200),
+    ("bgp-neighbor-routes-csv", 200), ("bgp-neighbor-advertised-routes-csv", 200),
     ("delete-ike-profile-in-use", 400), ("delete-route-session-blocked", 400),
     ("delete-bgp-neighbor", 200), ("delete-route-session", 200), ("get-route-session-deleted", 404),
     ("create-policy-session", 200), ("get-policy-session", 200),
@@ -176,6 +180,35 @@ def test_seed_walkthrough(fresh_server, tmp_path, prefix, auth):
     patched = b["get-route-session-patched"]
     assert_subset(MSS, patched)
     assert patched["_revision"] == 1 and patched["unique_id"] == rb["unique_id"]
+
+    # the seed's troubleshooting views, shaped like its samples
+    ds = b["session-detailed-status"]
+    assert ds["intent_path"] == SES and len(ds["results"]) == 1
+    r0 = ds["results"][0]
+    assert r0["resource_type"] == "IPSecVpnSessionStatusNsxT"
+    assert r0["display_name"] == " VPNtoDFWDC1" and r0["total_tunnels"] == 1
+    assert r0["runtime_status"] in ("UP", "DOWN") and "ike_status" in r0
+    assert set(r0["aggregate_traffic_counters"]) == {"packets_in", "packets_out", "bytes_in",
+                                                     "bytes_out", "dropped_packets_in",
+                                                     "dropped_packets_out"}
+    st = b["session-statistics"]["results"][0]
+    assert st["resource_type"] == "IPSecVpnSessionStatisticsNsxT"
+    ps = st["policy_statistics"][0]
+    assert ps["tunnel_interface_path"] == SES + "/interfaces/default-tunnel-interface"
+    t0 = ps["tunnel_statistics"][0]
+    assert t0["peer_subnet"] == "0.0.0.0/0" and t0["local_subnet"] == "0.0.0.0/0"
+    assert b.raw("session-statistics-reset").strip() == b""
+    bgp = b["bgp-neighbors-status"]
+    assert [n["neighbor_address"] for n in bgp["results"]] == ["169.254.151.1"]
+    assert bgp["results"][0]["remote_as_number"] == "65006"
+    for name in ("bgp-neighbor-routes", "bgp-neighbor-advertised-routes"):
+        rr = b[name]["results"][0]
+        assert rr["neighbor_path"] == NB and len(rr["edge_node_routes"]) == 2
+        assert rr["egde_node_routes"] == rr["edge_node_routes"]
+    for name in ("bgp-neighbor-routes-csv", "bgp-neighbor-advertised-routes-csv"):
+        assert b.raw(name).startswith(b"as_path,local_pref,logical_router_id,med,"
+                                      b"neighbor_address,neighbor_id,network,next_hop,"
+                                      b"source_address,transport_node_id,weight\r\n")
 
     err = b["delete-ike-profile-in-use"]
     nsx.check_error_body(400, err)
