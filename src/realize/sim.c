@@ -12,7 +12,10 @@
  *
  * Retries whose verdict cannot change (a non-flapping peer, config unchanged: only API calls
  * change config, and each first ticks to its `now`) are skipped arithmetically, so advancing the
- * clock by a year costs a few operations per failing session, not one per retry.
+ * clock by a year costs a few operations per failing session, not one per retry. Child SA
+ * (tunnel) rekeys that succeed are never events: a tunnel has an event only for a rekey that the
+ * peer's rekey_failure fault makes fail (computed directly from its up time) and for the retry
+ * after it.
  *
  * Maps: sessions by path, peers by peer_address, neighbors by path, and route-based sessions by
  * their VTI network ("a.b.c.d/n"), so a neighbor finds its session with one lookup per prefix
@@ -82,6 +85,8 @@ struct sim_peer {
 struct sim_tun {
 	bool up;
 	const char *down;		/* a SIM_FR_* or "" */
+	int64_t est;			/* up: the child SA's establishment (rekeys at est + k*L) */
+	int64_t ev;			/* up: its failing rekey; down: its retry; else NEVER */
 	struct rz_counters c;
 };
 
@@ -94,6 +99,7 @@ struct sim_sess {
 	int64_t t;			/* processed up to */
 	int64_t ev;			/* NEGOTIATING: verdict; DOWN: retry; NEVER */
 	int64_t up_since, rekey_at;	/* UP only */
+	int64_t tun_ev;			/* UP only: the earliest tun[].ev */
 	bool traffic;			/* ON_DEMAND: outbound traffic seen */
 	bool in_vti;			/* vti_key is in the VTI map (pointing at us) */
 	char vti_key[64];		/* masked VTI network */
@@ -520,37 +526,138 @@ sess_tunnels_down(struct sim_sess *s, const char *why)
 	for (i = 0; i < s->cfg.ntunnels; i++) {
 		s->tun[i].up = false;
 		s->tun[i].down = why;
+		s->tun[i].ev = NEVER;
+	}
+	s->tun_ev = NEVER;
+}
+
+static bool
+peer_rekey_fails(const struct sim_peer *p)
+{
+	return p->def && p->def->rekey_failure;
+}
+
+/*
+ * The first rekey after @t of a child SA established at @est: est + k x esp.lifetime_s, k >= 1.
+ * NEVER when ESP SAs do not expire (lifetime 0) or beyond the end of time.
+ */
+static int64_t
+child_rekey_after(const struct sim_sess *s, int64_t est, int64_t t)
+{
+	int64_t l = s->cfg.esp.lifetime_s, k;
+
+	if (l <= 0 || l > NEVER / 1000)
+		return NEVER;
+	l *= 1000;
+	k = t < est ? 1 : (t - est) / l + 1;
+	if (k > (NEVER - (est > 0 ? est : 0)) / l)
+		return NEVER;
+	return est + k * l;
+}
+
+/* The next event of @tu (up since tu->est) after @t: its next rekey if it will fail, else NEVER. */
+static int64_t
+tun_up_ev(const struct sim_sess *s, const struct sim_tun *tu, int64_t t)
+{
+	return peer_rekey_fails(s->peer) ? child_rekey_after(s, tu->est, t) : NEVER;
+}
+
+static void
+sess_tun_ev_update(struct sim_sess *s)
+{
+	size_t i;
+
+	s->tun_ev = NEVER;
+	for (i = 0; i < s->cfg.ntunnels; i++)
+		if (s->tun[i].ev < s->tun_ev)
+			s->tun_ev = s->tun[i].ev;
+}
+
+/*
+ * Negotiate child SA @i at @t (IKE is UP; @e the effective peer): ESP agreement, then
+ * (policy-based) traffic selectors. Once up it rekeys every esp.lifetime_s from @t; a rekey
+ * only needs an event when it is going to fail (the peer's rekey_failure fault).
+ */
+static void
+tun_negotiate(struct sim_sess *s, size_t i, const struct sim_eff *e, int64_t t)
+{
+	const struct rz_session *c = &s->cfg;
+	const struct rz_selector *sel = &c->tunnels[i];
+	struct sim_tun *tu = &s->tun[i];
+	bool esp_ok = algs_agree(c->esp.enc, c->esp.digest, e->esp_enc, e->esp_digest) &&
+		      c->esp.pfs == e->pfs && (!c->esp.pfs || (c->esp.dh & e->esp_dh));
+
+	tu->up = false;
+	tu->ev = NEVER;
+	if (!esp_ok) {
+		tu->down = SIM_FR_NO_PROPOSAL;
+	} else if (!c->route_based && e->has_subnets &&
+		   (!prefix_in_list(&sel->peer, e->local, e->nlocal) ||
+		    !prefix_in_list(&sel->local, e->remote, e->nremote))) {
+		tu->down = SIM_FR_TS;
+	} else {
+		tu->up = true;
+		tu->down = "";
+		tu->est = t;
+		tu->ev = tun_up_ev(s, tu, t);
 	}
 }
 
-/* Child SAs, once IKE is UP: ESP agreement, then (policy-based) traffic selectors. */
+/* Child SAs, once IKE is UP at @t. */
 static void
-sess_eval_tunnels(struct sim_sess *s)
+sess_eval_tunnels(struct sim_sess *s, int64_t t)
 {
-	const struct rz_session *c = &s->cfg;
 	struct sim_eff e;
-	bool esp_ok;
 	size_t i;
 
 	eff_get(s, s->peer->def, &e);
-	esp_ok = algs_agree(c->esp.enc, c->esp.digest, e.esp_enc, e.esp_digest) &&
-		 c->esp.pfs == e.pfs && (!c->esp.pfs || (c->esp.dh & e.esp_dh));
-	for (i = 0; i < c->ntunnels; i++) {
-		const struct rz_selector *sel = &c->tunnels[i];
+	for (i = 0; i < s->cfg.ntunnels; i++)
+		tun_negotiate(s, i, &e, t);
+	sess_tun_ev_update(s);
+}
+
+/*
+ * Child SA events due at @x (IKE UP): a rekey that fails takes that tunnel down ("Rekey
+ * failed") until its retry SIM_IKE_RETRY_MS later, which negotiates it again at once.
+ */
+static void
+sess_child_events(struct sim_sess *s, int64_t x)
+{
+	bool fails = peer_rekey_fails(s->peer);
+	struct sim_eff e;
+	size_t i;
+
+	eff_get(s, s->peer->def, &e);
+	for (i = 0; i < s->cfg.ntunnels; i++) {
 		struct sim_tun *tu = &s->tun[i];
 
-		tu->up = false;
-		if (!esp_ok) {
-			tu->down = SIM_FR_NO_PROPOSAL;
-		} else if (!c->route_based && e.has_subnets &&
-			   (!prefix_in_list(&sel->peer, e.local, e.nlocal) ||
-			    !prefix_in_list(&sel->local, e.remote, e.nremote))) {
-			tu->down = SIM_FR_TS;
+		if (tu->ev > x)
+			continue;
+		if (!tu->up) {
+			tun_negotiate(s, i, &e, x);	/* the retry */
+		} else if (fails) {
+			tu->up = false;
+			tu->down = SIM_FR_REKEY;
+			tu->ev = x > NEVER - SIM_IKE_RETRY_MS ? NEVER : x + SIM_IKE_RETRY_MS;
 		} else {
-			tu->up = true;
-			tu->down = "";
+			tu->ev = NEVER;		/* the rekey succeeds: nothing to see */
 		}
 	}
+	sess_tun_ev_update(s);
+}
+
+/* The peer's rekey_failure fault changed at @t: reschedule the up child SAs' rekey events. */
+static void
+sess_children_refault(struct sim_sess *s, int64_t t)
+{
+	size_t i;
+
+	if (s->ike != RZ_IKE_UP)
+		return;
+	for (i = 0; i < s->cfg.ntunnels; i++)
+		if (s->tun[i].up)
+			s->tun[i].ev = tun_up_ev(s, &s->tun[i], t);
+	sess_tun_ev_update(s);
 }
 
 /* The BGP transport: IKE UP and a tunnel up. */
@@ -585,7 +692,7 @@ sess_up(struct sim_sess *s, int64_t t)
 	s->ev = NEVER;
 	s->up_since = t;
 	s->rekey_at = s->cfg.ike.lifetime_s > 0 ? after_s(t, s->cfg.ike.lifetime_s) : NEVER;
-	sess_eval_tunnels(s);
+	sess_eval_tunnels(s, t);
 }
 
 /* (Re)start at @t: DOWN for good when nobody may start, else NEGOTIATING. */
@@ -638,7 +745,9 @@ sess_next(const struct sim_sess *s)
 	if (s->ike != RZ_IKE_UP)
 		return s->ev;
 	d = sess_dpd_at(s);
-	return d < s->rekey_at ? d : s->rekey_at;
+	if (s->rekey_at < d)
+		d = s->rekey_at;
+	return s->tun_ev < d ? s->tun_ev : d;
 }
 
 /* ---- BGP ---- */
@@ -875,14 +984,18 @@ sess_advance(struct sim_sess *s, int64_t t)
 			} else {
 				sess_start(s, x);
 			}
-		} else if (sess_dpd_at(s) <= s->rekey_at) {
-			sess_fail(s, x, SIM_FR_DPD);
-		} else if (!peer_reachable(s->peer, x)) {
-			sess_fail(s, x, SIM_FR_TIMEOUT);	/* the rekey goes unanswered */
-		} else if (s->peer->def && s->peer->def->rekey_failure) {
-			sess_fail(s, x, SIM_FR_REKEY);
 		} else {
-			s->rekey_at = after_s(x, s->cfg.ike.lifetime_s);
+			/* UP: DPD first, then the IKE rekey, then child SA rekeys and retries */
+			if (sess_dpd_at(s) <= x)
+				sess_fail(s, x, SIM_FR_DPD);
+			else if (s->rekey_at <= x && !peer_reachable(s->peer, x))
+				sess_fail(s, x, SIM_FR_TIMEOUT);	/* the rekey goes unanswered */
+			else if (s->rekey_at <= x && peer_rekey_fails(s->peer))
+				sess_fail(s, x, SIM_FR_REKEY);
+			else if (s->rekey_at <= x)
+				s->rekey_at = after_s(x, s->cfg.ike.lifetime_s);
+			if (s->ike == RZ_IKE_UP && s->tun_ev <= x)
+				sess_child_events(s, x);
 		}
 		sess_notify(s, was, x);
 	}
@@ -1817,6 +1930,8 @@ peer_set_def(struct sim *sm, struct sim_peer *p, struct sim_def *nd, int64_t now
 		eff_get(s, nd, &en);
 		if (!eff_same(&eo, &en))
 			sess_restart(s, now);	/* the peer restarted with another config */
+		else if ((od && od->rekey_failure) != (nd && nd->rekey_failure))
+			sess_children_refault(s, now);
 		for (j = 0; j < s->nnb; j++) {
 			struct sim_nb *n = s->nb[j];
 

@@ -429,9 +429,11 @@ def watch_rekey(x, good, bad, lifetime_s):
 
 def test_rekey_failure_at_ike_lifetime(make_server):
     """faults.rekey_failure: the IKE SA's rekey fails around its lifetime ("Rekey failed"), the
-    session comes back after a retry; without the fault the same profiles rekey fine."""
+    session comes back after a retry; without the fault the same profiles rekey fine. (The fault
+    fails child SA rekeys too: the tunnel profile's lifetime is longer, so the IKE rekey is the
+    first to fail.)"""
     x = RT(make_server(["--token-ttl", "864000"]))     # the clock moves ~6 h
-    x.profiles(ike=rt.seed_ike(sa_life_time=21600))
+    x.profiles(ike=rt.seed_ike(sa_life_time=21600), tun=rt.seed_tunnel(sa_life_time=86400))
     good = x.route_session()
     peer = nsx.peer_ip()
     x.put_peer(peer, {"faults": {"flap_period_ms": 0, "rekey_failure": True}})
@@ -447,12 +449,10 @@ def test_rekey_failure_at_ike_lifetime(make_server):
     assert x.state(good["id"]) == ("UP", "UP", "")
 
 
-@pytest.mark.xfail(strict=True, reason="child SA rekeys are not modelled (docs/sim.md, 'Not "
-                   "modelled'); issue 4 asks for deterministic 'SA lifetimes and rekeys' and a "
-                   "rekey-failure fault without saying which SA: open question for the lead")
 def test_rekey_failure_at_esp_lifetime(make_server):
     """The tunnel profile's sa_life_time is an SA lifetime too: with faults.rekey_failure the
-    child SA's rekey fails around it and the tunnel goes down ("Rekey failed")."""
+    child SA's rekey fails around it and the tunnel goes down ("Rekey failed") while the IKE SA
+    stays UP; the tunnel is re-established at the retry."""
     x = RT(make_server(["--token-ttl", "86400"]))
     x.profiles(tun=rt.seed_tunnel(sa_life_time=900))
     good = x.route_session()
@@ -463,6 +463,11 @@ def test_rekey_failure_at_esp_lifetime(make_server):
     sec = watch_rekey(x, good, bad, 900)
     assert sec is not None, "no 'Rekey failed' within the ESP SA lifetime (900 s) + 60 s"
     assert sec >= 450, "rekey failed at %d s, long before the lifetime" % sec
+    assert x.state(bad["id"]) == ("DOWN", "UP", ""), x.detailed(bad["id"])
+    assert [t["tunnel_down_reason"] for t in x.tunnels(bad["id"])] == [rt.FR_REKEY]
+    x.advance(rt.IKE_RETRY_MS + 1000)
+    assert x.state(bad["id"]) == ("UP", "UP", "")
+    assert x.state(good["id"]) == ("UP", "UP", "")
 
 
 def test_flapping_fault(fresh_server):

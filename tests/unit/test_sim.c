@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/err.h"
 #include "core/netaddr.h"
@@ -828,6 +829,308 @@ test_clock_jump_matches_steps(void **state)
 	b2->ops->destroy(b2);
 }
 
+/* ---- child SA (tunnel) rekeys ---- */
+
+static void bgp_setup(struct rz_neighbor *n, const char *peer_def);
+
+/* A 2-tunnel policy session (10.1.1.0/24 -> 192.168.1.0/24 and -> 192.168.2.0/24). */
+static void
+policy2(struct rz_session *s)
+{
+	static const char *const src[] = { "10.1.1.0/24" };
+	static const char *const dst[] = { "192.168.1.0/24", "192.168.2.0/24" };
+
+	policy_session(s, SA, PEER, src, 1, dst, 2);
+}
+
+static void
+test_child_rekey_failure_exact(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c = { .packets_in = 7, .bytes_in = 700 };
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);	/* IKE lifetime 86400 s */
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 1000);	/* UP at 1300: the child SA rekeys at 101300, 201300, ... */
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", 2000);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 3000, NULL), VPN_OK);
+	v = view(SA, 101299);
+	assert_int_equal(v.up, 1);
+	/* exactly esp.lifetime_s after the tunnel came up: only the tunnel goes down */
+	v = view(SA, 101300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_string_equal(v.fail, "");
+	assert_int_equal(v.up, 0);
+	assert_string_equal(v.down[0], SIM_FR_REKEY);
+	/* the retry, SIM_IKE_RETRY_MS later, re-establishes it at once; counters survive */
+	v = view(SA, 101300 + SIM_IKE_RETRY_MS - 1);
+	assert_int_equal(v.up, 0);
+	v = view(SA, 101300 + SIM_IKE_RETRY_MS);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 1);
+	assert_string_equal(v.down[0], "");
+	assert_int_equal(v.c[0].packets_in, 7);
+	assert_int_equal(v.c[0].bytes_in, 700);
+	/* the fault is still set: the new child SA's rekey fails a lifetime after it came up */
+	assert_int_equal(view(SA, 211299).up, 1);
+	v = view(SA, 211300);
+	assert_int_equal(v.up, 0);
+	assert_string_equal(v.down[0], SIM_FR_REKEY);
+	/* cleared while the tunnel is down: the pending retry succeeds, later rekeys too */
+	define_ok(PEER, "{}", 212000);
+	assert_int_equal(view(SA, 221299).up, 0);
+	assert_int_equal(view(SA, 221300).up, 1);
+	v = view(SA, 5000000);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 1);
+}
+
+/* The fault set long after the tunnel came up: its next scheduled rekey fails, not one a
+ * lifetime after the definition. */
+static void
+test_child_rekey_fault_set_later(void **state)
+{
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	sess_init(&s, SA, PEER, true);
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 1000);	/* child rekeys at 101300, 201300, 301300, ... */
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", 250000);
+	assert_int_equal(view(SA, 301299).up, 1);
+	v = view(SA, 301300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 0);
+	assert_string_equal(v.down[0], SIM_FR_REKEY);
+	/* set exactly at a rekey instant: that rekey already happened (and succeeded) */
+	sess_init(&s, SB, PEER2, true);
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 401000);	/* UP at 401300 */
+	define_ok(PEER2, "{\"faults\": {\"rekey_failure\": true}}", 501300);
+	assert_int_equal(view(SB, 601299).up, 1);
+	assert_int_equal(view(SB, 601300).up, 0);
+	/* cleared: the retry at 611300 succeeds; set and cleared between two rekeys: nothing */
+	define_ok(PEER2, "{}", 602000);
+	assert_int_equal(view(SB, 612000).up, 1);
+	define_ok(PEER2, "{\"faults\": {\"rekey_failure\": true}}", 620000);
+	define_ok(PEER2, "{}", 700000);
+	assert_int_equal(view(SB, 1000000).up, 1);
+}
+
+/* Both child SAs of a 2-tunnel policy session came up with IKE, so they rekey together: both
+ * fail at the same instant (IKE UP, no tunnel up: the API says DOWN, not DEGRADED) and both come
+ * back at the retry. A sibling that is down for another reason keeps it: DEGRADED -> DOWN ->
+ * DEGRADED. */
+static void
+test_child_rekey_policy_degraded(void **state)
+{
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", 0);
+	policy2(&s);
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 1000);
+	v = view(SA, 101299);
+	assert_int_equal(v.n, 2);
+	assert_int_equal(v.up, 2);
+	v = view(SA, 101300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 0);
+	assert_string_equal(v.down[0], SIM_FR_REKEY);
+	assert_string_equal(v.down[1], SIM_FR_REKEY);
+	assert_int_equal(view(SA, 111299).up, 0);
+	assert_int_equal(view(SA, 111300).up, 2);
+	assert_int_equal(view(SA, 211299).up, 2);
+	assert_int_equal(view(SA, 211300).up, 0);
+
+	/* the peer accepts only the first pair: DEGRADED, then DOWN at the rekey, then DEGRADED */
+	define_ok(PEER2, "{\"faults\": {\"rekey_failure\": true}, \"subnets\": {\"local\": "
+		  "[\"192.168.1.0/24\"], \"remote\": [\"10.1.0.0/16\"]}}", 300000);
+	policy2(&s);
+	snprintf(s.path, sizeof(s.path), "%s", SB);
+	snprintf(s.peer_address, sizeof(s.peer_address), "%s", PEER2);
+	snprintf(s.peer_id, sizeof(s.peer_id), "%s", PEER2);
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 301000);	/* UP at 301300 */
+	v = view(SB, 401299);
+	assert_int_equal(v.up, 1);
+	assert_string_equal(v.down[1], SIM_FR_TS);
+	v = view(SB, 401300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 0);
+	assert_string_equal(v.down[0], SIM_FR_REKEY);
+	assert_string_equal(v.down[1], SIM_FR_TS);
+	v = view(SB, 411300);
+	assert_int_equal(v.up, 1);
+	assert_string_equal(v.down[0], "");
+	assert_string_equal(v.down[1], SIM_FR_TS);
+}
+
+/* IKE and child rekeys with the fault: whichever comes first; at the same instant IKE wins. */
+static void
+test_child_rekey_vs_ike_rekey(void **state)
+{
+	struct rz_session s;
+	struct view v;
+
+	(void)state;
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", 0);
+	sess_init(&s, SA, PEER, true);
+	s.ike.lifetime_s = 100;
+	s.esp.lifetime_s = 60;
+	apply_release(&s, 1000);
+	/* UP at 1300; child fails at 61300, back at 71300; IKE fails at 101300 */
+	v = view(SA, 61300);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 0);
+	assert_int_equal(view(SA, 71300).up, 1);
+	v = view(SA, 101300);
+	assert_int_equal(v.ike, RZ_IKE_DOWN);
+	assert_string_equal(v.fail, SIM_FR_REKEY);
+	assert_string_equal(v.down[0], SIM_FR_IKE_DOWN);
+	/* UP again at 111600: the child SA is new, its rekey is due at 171600 */
+	assert_state(SA, 111600, RZ_IKE_UP, "");
+	assert_int_equal(view(SA, 171599).up, 1);
+	assert_int_equal(view(SA, 171600).up, 0);
+
+	/* equal lifetimes: both due at 101300, the IKE SA fails and takes the tunnel with it */
+	define_ok(PEER2, "{\"faults\": {\"rekey_failure\": true}}", 200000);
+	sess_init(&s, SB, PEER2, true);
+	s.ike.lifetime_s = 100;
+	s.esp.lifetime_s = 100;
+	apply_release(&s, 201000);	/* UP at 201300 */
+	assert_int_equal(view(SB, 301299).up, 1);
+	v = view(SB, 301300);
+	assert_int_equal(v.ike, RZ_IKE_DOWN);
+	assert_string_equal(v.fail, SIM_FR_REKEY);
+	assert_string_equal(v.down[0], SIM_FR_IKE_DOWN);
+	assert_state(SB, 311600, RZ_IKE_UP, "");
+}
+
+/* A failed child rekey is the BGP link going down for SIM_IKE_RETRY_MS. */
+static void
+test_child_rekey_bgp(void **state)
+{
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup(&n, "{\"faults\": {\"rekey_failure\": true}}");	/* ESP 3600 s */
+	assert_int_equal(bgp(NBA, 2000).state, RZ_BGP_ESTABLISHED);
+	/* hold 180 s outlasts the 10 s outage of the tunnel at 3601300 */
+	assert_int_equal(view(SA, 3601300).up, 0);
+	st = bgp(NBA, 3700000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 0);
+	/* hold 5 s does not: the child SA back at 3611300 fails at 7211300, the neighbor drops
+	 * at 7216300 and is established again 500 ms after the retry */
+	n.hold_s = 5;
+	apply_nb(&n, 3700000);		/* a reset (link up): established again at 3700500 */
+	st = bgp(NBA, 7216299);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 1);	/* the reset */
+	st = bgp(NBA, 7216300);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 2);
+	st = bgp(NBA, 7221300);
+	assert_int_equal(st.state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 7221800);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 3);
+}
+
+static double
+secs(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Without the fault child rekeys cost nothing; with it, a jump equals small steps. */
+static void
+test_child_rekey_clock_jump(void **state)
+{
+	const int64_t ten_years = 3650LL * 86400 * 1000, T = ten_years + 1000;
+	struct rz_backend *b2 = sim_backend_new();
+	json_t *fault = json_pack("{s:{s:b}}", "faults", "rekey_failure", 1);
+	struct rz_session s;
+	struct rz_session_status a, b;
+	int64_t t, u, checks[] = { 299, 300, 1299, 1300, 11299, 11300, 12299, 12300, 22300,
+				   777777, 1234567 };
+	double t0;
+	size_t i, k;
+	struct view v;
+
+	(void)state;
+	assert_non_null(b2);
+	assert_non_null(fault);
+	/* esp.lifetime_s = 1 and IKE never rekeys: 3e11 child rekeys in ten years, no events */
+	policy2(&s);
+	s.ike.lifetime_s = 0;
+	s.esp.lifetime_s = 1;
+	apply_release(&s, 1000);	/* UP at 1300: rekeys at 2300, 3300, ... */
+	t0 = secs();
+	v = view(SA, ten_years);
+	assert_true(secs() - t0 < 0.5);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, 2);
+	/* the fault then set: the next scheduled rekey fails */
+	define_ok(PEER, "{\"faults\": {\"rekey_failure\": true}}", ten_years);
+	assert_int_equal(view(SA, ten_years + 299).up, 2);
+	assert_int_equal(view(SA, ten_years + 300).up, 0);
+	O->remove_session(B, SA, ten_years + 300);
+
+	/* with the fault: one jump gives the same tunnels as 100 ms steps */
+	assert_int_equal(sim_peer_define(B, PEER2, fault, T - SIM_IKE_NEGOTIATE_MS, NULL), VPN_OK);
+	assert_int_equal(sim_peer_define(b2, PEER2, fault, T - SIM_IKE_NEGOTIATE_MS, NULL), VPN_OK);
+	policy2(&s);
+	snprintf(s.path, sizeof(s.path), "%s", SB);
+	snprintf(s.peer_address, sizeof(s.peer_address), "%s", PEER2);
+	snprintf(s.peer_id, sizeof(s.peer_id), "%s", PEER2);
+	s.ike.lifetime_s = 0;
+	s.esp.lifetime_s = 1;
+	/* UP at T: fails at T+1000, T+12000, ...; back at T+11000, T+22000, ... */
+	apply(&s, T - SIM_IKE_NEGOTIATE_MS);
+	assert_int_equal(b2->ops->apply_session(b2, &s, T - SIM_IKE_NEGOTIATE_MS, NULL), VPN_OK);
+	t = T;
+	for (i = 0; i < sizeof(checks) / sizeof(checks[0]); i++) {
+		for (; t < T + checks[i]; t += 100)
+			b2->ops->tick(b2, t);
+		t = T + checks[i];
+		b2->ops->tick(b2, t);
+		O->tick(B, t);
+		assert_int_equal(O->session_status(B, SB, &a), VPN_OK);
+		assert_int_equal(b2->ops->session_status(b2, SB, &b), VPN_OK);
+		assert_int_equal(a.ike, b.ike);
+		for (k = 0; k < 2; k++) {
+			assert_int_equal(a.tunnels[k].up, checks[i] % 11000 < 1000);
+			assert_int_equal(a.tunnels[k].up, b.tunnels[k].up);
+			assert_string_equal(a.tunnels[k].down_reason, b.tunnels[k].down_reason);
+		}
+		rz_session_status_release(&a);
+		rz_session_status_release(&b);
+	}
+	/* ten years of failing rekeys at the shortest NSX lifetime (900 s): one step per rekey
+	 * and per retry, still quick; the state is exactly the cycle's */
+	s.esp.lifetime_s = 900;
+	apply_release(&s, T + 2000000);
+	u = T + 2000000 + SIM_IKE_NEGOTIATE_MS;
+	t0 = secs();
+	v = view(SB, u + ten_years);
+	assert_true(secs() - t0 < 2.0);
+	assert_int_equal(v.ike, RZ_IKE_UP);
+	assert_int_equal(v.up, ten_years % (900000 + SIM_IKE_RETRY_MS) < 900000 ? 2 : 0);
+	json_decref(fault);
+	b2->ops->destroy(b2);
+}
+
 /* ---- counters, re-apply ---- */
 
 static void
@@ -1542,6 +1845,12 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_flapping_shorter_than_dpd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_rekey_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clock_jump_matches_steps, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_failure_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_fault_set_later, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_policy_degraded, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_vs_ike_rekey, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_bgp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_child_rekey_clock_jump, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_counters_and_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_traffic_on_down_tunnel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reapply, setup, teardown),
