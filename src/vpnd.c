@@ -12,6 +12,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -325,12 +326,20 @@ first_token(struct store *st, const char *data)
 	char tok[AUTH_REFRESH_LEN + 1], path[4096];
 	struct vpn_error err;
 	long n = auth_token_count(st);
+	char *done = NULL;
 	FILE *f;
 	int fd;
 
 	if (n != 0)
 		return n < 0 ? -1 : 0;
 	vpn_error_clear(&err);
+	/* only the very first start: revoking every token later must not be undone by a restart */
+	if (store_meta_get(st, "bootstrap_token_created", &done, NULL) == VPN_OK && done) {
+		free(done);
+		log_warn("no refresh tokens exist (all were revoked); create one with "
+			 "`vpnd token create --role admin --name NAME`");
+		return 0;
+	}
 	snprintf(path, sizeof(path), "%s/admin-refresh-token", data);
 	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || fchmod(fd, 0600)) {
@@ -356,6 +365,8 @@ first_token(struct store *st, const char *data)
 	}
 	fclose(f);
 	explicit_bzero(tok, sizeof(tok));
+	if (store_meta_set(st, "bootstrap_token_created", "1", &err))
+		log_warn("could not record the first admin token: %s", err.msg);
 	log_info("first start: created the admin refresh token; it is in %s (mode 0600). "
 		 "Exchange it at POST /csp/gateway/am/api/auth/api-tokens/authorize", path);
 	return 0;
@@ -401,6 +412,9 @@ main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	rc = 1;
 	log_set_level(level_of(o.log_level));
+	/* no core dumps: memory holds PSKs, BGP passwords, tokens and the signing key */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0))
+		log_warn("cannot disable core dumps: %s", strerror(errno));
 	vpn_error_clear(&err);
 
 	/* Block the stop signals in every thread; main waits for them with sigwait(). */
@@ -504,6 +518,7 @@ out:
 	/* http first (finishes begun requests), then the store (runs every pending callback,
 	 * which may reach the model and http), then what those callbacks use */
 	http_stop(srv);
+	model_quiesce(m);		/* a recovery thread reads the store */
 	store_close(st);
 	rz_stop(rz);			/* reads the model: before model_close */
 	tls_pem_free(hc.tls_cert_pem);

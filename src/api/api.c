@@ -498,9 +498,12 @@ h_list(struct api *a, const struct api_req *rq, const struct route *r, const str
 	vpn_error_clear(&e);
 	/* lists never carry secrets; an auditor asking for them is refused as on objects */
 	v = rq->query(rq->qctx, "action");
-	if (v && !strcmp(v, "show_sensitive_data") && c->p.role != AUTH_ROLE_ADMIN)
-		return respond_errf(out, VPN_E_FORBIDDEN, 0,
-				    "This role may not read sensitive data");
+	if (v && !strcmp(v, "show_sensitive_data") && c->p.role != AUTH_ROLE_ADMIN) {
+		vpn_error_set(&e, VPN_E_FORBIDDEN, 0, "The %s role may not read sensitive data",
+			      auth_role_name(c->p.role));
+		respond_err(out, &e);
+		return audit_refusal(a, c, "GET", r->coll->path, out, &e);
+	}
 	v = rq->query(rq->qctx, "page_size");
 	if (v) {
 		int64_t ps;
@@ -722,7 +725,7 @@ form_value(const char *body, size_t len, const char *key, char *out, size_t outl
 
 				if (ch == '+') {
 					ch = ' ';
-				} else if (ch == '%' && j + 2 < end + 1 && isxdigit((unsigned char)body[j + 1]) &&
+				} else if (ch == '%' && j + 2 < end && isxdigit((unsigned char)body[j + 1]) &&
 					   isxdigit((unsigned char)body[j + 2])) {
 					char hx[3] = { body[j + 1], body[j + 2], 0 };
 
@@ -924,7 +927,7 @@ session_status(struct api *a, const char *path, struct rz_session_status *st)
 {
 	if (rz_session_status(a->rz, path, st)) {
 		memset(st, 0, sizeof(*st));
-		st->last_update_ms = util_now_ms();
+		st->last_update_ms = clock_now_ms();
 	}
 }
 
@@ -992,7 +995,7 @@ h_summary(struct api *a, struct api_resp *out)
 	struct rz_counters all, one;
 	json_t *per = json_array(), *res;
 	size_t i, est = 0, failed = 0, degraded = 0;
-	int64_t now = util_now_ms();
+	int64_t now = clock_now_ms();	/* the sim's status times are virtual too */
 
 	if (!a->rz)
 		return no_engine(out);
@@ -1013,8 +1016,11 @@ h_summary(struct api *a, struct api_resp *out)
 		failed += !strcmp(rs, "DOWN");
 		degraded += !strcmp(rs, "DEGRADED");
 		view_sum(&st, &one);
-		for (k = 0; k < sizeof(one) / sizeof(uint64_t); k++)
-			((uint64_t *)&all)[k] += ((uint64_t *)&one)[k];
+		for (k = 0; k < sizeof(one) / sizeof(uint64_t); k++) {
+			uint64_t *x = &((uint64_t *)&all)[k], y = ((uint64_t *)&one)[k];
+
+			*x = y > (uint64_t)INT64_MAX - *x ? (uint64_t)INT64_MAX : *x + y;
+		}
 		json_array_append_new(per, json_pack("{s:{s:s, s:s, s:s, s:b}, s:o}",
 			"ipsec_vpn_session", "target_id", ps.v[i], "target_display_name",
 			jstr_or(doc, "display_name", ""), "target_type",
@@ -1062,7 +1068,7 @@ h_bgp_status(struct api *a, struct api_resp *out)
 
 		if (rz_bgp_status(a->rz, ps.v[i], &st)) {
 			memset(&st, 0, sizeof(st));
-			st.last_update_ms = util_now_ms();
+			st.last_update_ms = clock_now_ms();
 		}
 		json_array_append_new(res, view_bgp_status(jstr_or(doc, "neighbor_address", ""),
 							   jstr_or(doc, "remote_as_num", ""), &st));
@@ -1072,7 +1078,7 @@ h_bgp_status(struct api *a, struct api_resp *out)
 	return respond_jsonv(out, 200, json_pack("{s:o, s:I, s:I}", "results", res,
 						 "result_count", (json_int_t)json_array_size(res),
 						 "last_update_timestamp",
-						 (json_int_t)util_now_ms()));
+						 (json_int_t)clock_now_ms()));
 }
 
 /* Stable ids for the SDDC's edge pair and tier-0, derived from the SDDC id. */
@@ -1366,6 +1372,23 @@ method_not_allowed(const struct api_req *rq, const struct route *r, struct api_r
 }
 
 static bool
+handle_emulator(struct api *a, const struct api_req *rq, const struct route *r,
+		const char *caps[], struct api_resp *out)
+{
+	switch (r->h) {
+	case H_CLOCK:
+		return h_clock(a, rq, out);
+	case H_EMU_PEERS:
+	case H_EMU_PEER:
+		return h_emu_peer(a, rq, r, caps[0], out);
+	case H_EMU_TRAFFIC:
+		return h_emu_traffic(a, rq, caps[0], out);
+	default:
+		return respond_errf(out, VPN_E_INTERNAL, 0, "unrouted handler");
+	}
+}
+
+static bool
 handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct api_resp *out)
 {
 	char scratch[2048];
@@ -1383,8 +1406,18 @@ handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct
 	vpn_error_clear(&e);
 	if (!(r->flags & R_NOAUTH) && authenticate(a, rq, &c, &e))
 		return respond_err(out, &e);
-	if ((r->flags & R_ADMIN) && c.p.role != AUTH_ROLE_ADMIN)
-		return respond_errf(out, VPN_E_FORBIDDEN, 0, "This URL needs the admin role");
+	if ((r->flags & R_ADMIN) && c.p.role != AUTH_ROLE_ADMIN) {
+		vpn_error_set(&e, VPN_E_FORBIDDEN, 0, "This URL needs the admin role");
+		respond_err(out, &e);
+		return audit_refusal(a, &c, rq->method_name, rq->url, out, &e);
+	}
+	/* the emulator's changes (clock, peers, traffic) are writes too: audit them */
+	if ((r->flags & R_EMULATOR) && meth != API_GET) {
+		bool now = handle_emulator(a, rq, r, caps, out);
+
+		audit(a, &c, rq->method_name, rq->url, -1, -1, out, 0);
+		return now;
+	}
 	switch (r->h) {
 	case H_HEALTH:
 		return respond_text(out, 200, "{\"status\":\"UP\"}");
@@ -1396,12 +1429,10 @@ handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct
 	case H_AUDIT:
 		return h_audit(a, rq, out);
 	case H_CLOCK:
-		return h_clock(a, rq, out);
 	case H_EMU_PEERS:
 	case H_EMU_PEER:
-		return h_emu_peer(a, rq, r, caps[0], out);
 	case H_EMU_TRAFFIC:
-		return h_emu_traffic(a, rq, caps[0], out);
+		return handle_emulator(a, rq, r, caps, out);
 	default:
 		return respond_errf(out, VPN_E_INTERNAL, 0, "unrouted handler");
 	}

@@ -1,6 +1,7 @@
 #include "api/views.h"
 
 #include <inttypes.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +40,7 @@ view_traffic(const struct rz_counters *c)
 			 "dropped_packets_out", (json_int_t)c->dropped_packets_out);
 }
 
+/* NSX counters are int64: sums saturate at INT64_MAX instead of wrapping negative. */
 static void
 add_counters(struct rz_counters *a, const struct rz_counters *b)
 {
@@ -47,7 +49,9 @@ add_counters(struct rz_counters *a, const struct rz_counters *b)
 	size_t i;
 
 	for (i = 0; i < sizeof(*a) / sizeof(uint64_t); i++)
-		x[i] += y[i];
+		x[i] = y[i] > (uint64_t)INT64_MAX - (x[i] > (uint64_t)INT64_MAX ? (uint64_t)INT64_MAX
+											 : x[i])
+		       ? (uint64_t)INT64_MAX : x[i] + y[i];
 }
 
 void

@@ -29,12 +29,11 @@ struct tok {
 	unsigned char hash[HASH_LEN];
 };
 
-/* One verified access token (the cache of auth_verify). */
+/* One verified access token (the cache of auth_verify), known by its SHA-256. */
 #define VCACHE_SLOTS 256
-#define VCACHE_TOKEN_MAX 1024
 struct vslot {
-	char token[VCACHE_TOKEN_MAX];
-	size_t len;			/* 0 = empty */
+	unsigned char digest[HASH_LEN];
+	bool used;
 	char tid[40];
 	int64_t exp;
 };
@@ -341,6 +340,11 @@ auth_exchange(struct auth *a, const char *refresh_tok, char **json, size_t *len,
 	bool hit = false;
 	json_t *pl = NULL, *idp = NULL, *resp = NULL;
 	char *at = NULL, *it = NULL, jti[37];
+	/*
+	 * The virtual clock, which the emulator may move forward: auth_verify bounds every token's
+	 * expiry by its own current time plus one lifetime, so a token minted under an advanced
+	 * clock dies with that clock (restart, another node) instead of living for years.
+	 */
 	int64_t now_s = clock_now_ms() / 1000;
 	enum vpn_err rc;
 	size_t i;
@@ -466,63 +470,53 @@ out:
 	return rc;
 }
 
-static size_t
-vslot_of(const char *token, size_t n)
-{
-	uint64_t h = 0xcbf29ce484222325ULL;
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		h = (h ^ (unsigned char)token[i]) * 0x100000001b3ULL;
-	return (size_t)(h ^ (h >> 29)) % VCACHE_SLOTS;
-}
 
 enum vpn_err
 auth_verify(struct auth *a, const char *token, struct principal *p, struct vpn_error *err)
 {
+	unsigned char digest[HASH_LEN];
 	struct vslot *v;
 	char tid[40];
-	int64_t exp = 0;
+	int64_t exp = 0, now;
 	bool hit = false, cached = false;
 	enum vpn_err rc;
-	size_t i, n, slot;
+	size_t i, n;
 
 	memset(p, 0, sizeof(*p));
 	if (!token || !*token)
 		return unauth(err, "no access token (send csp-auth-token or Authorization: Bearer)");
 	n = strnlen(token, TOKEN_MAX + 1);
-	if (n > TOKEN_MAX)
+	if (n > TOKEN_MAX || !sha256(token, n, digest))
 		return unauth(err, "malformed access token");
 	/*
-	 * A token seen before is recognised by its full text (not a hash of it), which skips the
-	 * HMAC and the JSON; expiry and revocation are still checked on every request.
+	 * A token seen before is recognised by its SHA-256, compared in constant time, which skips
+	 * the HMAC and the JSON; expiry and revocation are still checked on every request.
 	 */
-	slot = vslot_of(token, n);
-	v = &a->vcache[slot];
-	if (n < VCACHE_TOKEN_MAX) {
-		pthread_rwlock_rdlock(&a->vlock);
-		if (v->len == n && !memcmp(v->token, token, n)) {
-			memcpy(tid, v->tid, sizeof(tid));
-			exp = v->exp;
-			cached = true;
-		}
-		pthread_rwlock_unlock(&a->vlock);
+	v = &a->vcache[(digest[0] | (size_t)digest[1] << 8) % VCACHE_SLOTS];
+	pthread_rwlock_rdlock(&a->vlock);
+	if (v->used && ct_equal(v->digest, digest, HASH_LEN)) {
+		memcpy(tid, v->tid, sizeof(tid));
+		exp = v->exp;
+		cached = true;
 	}
+	pthread_rwlock_unlock(&a->vlock);
 	if (!cached) {
 		rc = verify_full(a, token, n, tid, &exp, err);
 		if (rc)
 			return rc;
-		if (n < VCACHE_TOKEN_MAX) {
-			pthread_rwlock_wrlock(&a->vlock);
-			memcpy(v->token, token, n);
-			v->len = n;
-			memcpy(v->tid, tid, sizeof(tid));
-			v->exp = exp;
-			pthread_rwlock_unlock(&a->vlock);
-		}
+		pthread_rwlock_wrlock(&a->vlock);
+		memcpy(v->digest, digest, HASH_LEN);
+		memcpy(v->tid, tid, sizeof(tid));
+		v->exp = exp;
+		v->used = true;
+		pthread_rwlock_unlock(&a->vlock);
 	}
-	if (clock_now_ms() / 1000 >= exp)
+	now = clock_now_ms() / 1000;
+	if (now >= exp)
 		return unauth(err, "the access token has expired; exchange the refresh token again");
+	/* never longer than one lifetime from now (60 s of skew between nodes) */
+	if (exp > now + a->cfg.access_ttl_s + 60)
+		return unauth(err, "the access token outlives any lifetime this server issues");
 	rc = refresh(a);
 	if (rc)
 		return vpn_error_set(err, VPN_E_STORE, 0, "the token table cannot be read");

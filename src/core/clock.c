@@ -32,9 +32,15 @@ clock_offset_ms(void)
 int64_t
 clock_advance_ms(int64_t ms)
 {
+	int64_t cur;
+
 	if (ms < 0)
 		ms = 0;
 	pthread_mutex_lock(&mu);
+	/* saturate: a virtual time past INT64_MAX would wrap into the past */
+	cur = clock_now_ms();
+	if (ms > INT64_MAX / 2 - cur)
+		ms = INT64_MAX / 2 - cur > 0 ? INT64_MAX / 2 - cur : 0;
 	if (atomic_load(&frozen))
 		atomic_fetch_add(&frozen_at, ms);
 	else

@@ -104,6 +104,7 @@ struct model {
 	pthread_mutex_t rmu;		/* guards the recovery thread's state */
 	bool recovering;
 	bool recovery_joinable;
+	bool closing;			/* model_quiesce(): no new recovery */
 	pthread_t recovery;
 	char public_ip[64], private_ip[64];	/* model_config, kept for reloads */
 	model_observer observer;
@@ -1013,7 +1014,7 @@ start_recovery(struct model *m)
 {
 	atomic_store(&m->failed, true);
 	pthread_mutex_lock(&m->rmu);
-	if (!m->recovering) {
+	if (!m->recovering && !m->closing) {
 		if (m->recovery_joinable)
 			pthread_join(m->recovery, NULL);	/* the previous one has ended */
 		m->recovery_joinable = false;
@@ -1028,15 +1029,30 @@ start_recovery(struct model *m)
 }
 
 void
+model_quiesce(struct model *m)
+{
+	bool join;
+	pthread_t t;
+
+	if (!m)
+		return;
+	pthread_mutex_lock(&m->rmu);
+	m->closing = true;
+	join = m->recovery_joinable;
+	t = m->recovery;
+	m->recovery_joinable = false;
+	pthread_mutex_unlock(&m->rmu);
+	/* outside rmu: the recovery thread takes it on its way out */
+	if (join)
+		pthread_join(t, NULL);
+}
+
+void
 model_close(struct model *m)
 {
 	if (!m)
 		return;
-	pthread_mutex_lock(&m->rmu);
-	if (m->recovery_joinable)
-		pthread_join(m->recovery, NULL);
-	m->recovery_joinable = false;
-	pthread_mutex_unlock(&m->rmu);
+	model_quiesce(m);
 	model_clear(m);
 	hmap_release(&m->objs);
 	hmap_release(&m->refs);

@@ -46,6 +46,11 @@ struct model_config {
 enum vpn_err model_open(struct model **out, struct store *st, const struct model_config *cfg,
 			struct vpn_error *err);
 void model_close(struct model *m);		/* NULL-safe; the store stays open */
+/*
+ * Stop starting store-failure recoveries and wait for a running one (it reads the store): call
+ * before closing the store. NULL-safe.
+ */
+void model_quiesce(struct model *m);
 
 #define MODEL_GET_SECRETS 0x1			/* include psk / password */
 

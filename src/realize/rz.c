@@ -225,7 +225,8 @@ policy_selectors(struct rz_session *s, const json_t *doc)
 
 /* Resolve session @path into @s. VPN_E_NOT_FOUND when the session is gone. */
 static enum vpn_err
-derive_session(struct rz *rz, const char *path, struct rz_session *s, struct vpn_error *err)
+derive_session(struct rz *rz, const char *path, struct rz_session *s, int64_t *rev,
+	       struct vpn_error *err)
 {
 	json_t *doc = NULL, *ike = NULL, *tun = NULL, *dpd = NULL, *le = NULL, *ti, *sub;
 	const char *v;
@@ -235,6 +236,7 @@ derive_session(struct rz *rz, const char *path, struct rz_session *s, struct vpn
 	doc = get_obj(rz, path, true);
 	if (!doc)
 		return VPN_E_NOT_FOUND;
+	*rev = jint(doc, "_revision", -1);	/* the revision this derivation is of */
 	snprintf(s->path, sizeof(s->path), "%s", path);
 	snprintf(s->display_name, sizeof(s->display_name), "%s",
 		 jstr(doc, "display_name") ? jstr(doc, "display_name") : "");
@@ -356,7 +358,7 @@ compile_filter(struct rz *rz, const char *pl_path, struct pl_list **out, struct 
 
 static enum vpn_err
 derive_neighbor(struct rz *rz, const char *path, struct rz_neighbor *n, struct filters *f,
-		struct vpn_error *err)
+		int64_t *rev, struct vpn_error *err)
 {
 	json_t *doc = get_obj(rz, path, true), *bgp = NULL;
 	const char *id;
@@ -365,6 +367,7 @@ derive_neighbor(struct rz *rz, const char *path, struct rz_neighbor *n, struct f
 	memset(n, 0, sizeof(*n));
 	if (!doc)
 		return VPN_E_NOT_FOUND;
+	*rev = jint(doc, "_revision", -1);
 	snprintf(n->path, sizeof(n->path), "%s", path);
 	id = strrchr(path, '/');
 	snprintf(n->id, sizeof(n->id), "%s", id ? id + 1 : path);
@@ -431,17 +434,25 @@ realized_drop(struct rz *rz, const char *path)
 	}
 }
 
+/* @rev: the _revision that was realized (-1: the current one, for paths never derived). */
 static void
-realized_set(struct rz *rz, const char *path, enum rz_realized st, const char *error)
+realized_set_rev(struct rz *rz, const char *path, enum rz_realized st, const char *error,
+		 int64_t rev)
 {
 	struct realized *r = realized_get(rz, path, true);
 
 	if (!r)
 		return;
 	r->st.state = st;
-	r->st.intent_revision = model_revision(rz->m, path);
+	r->st.intent_revision = rev >= 0 ? rev : model_revision(rz->m, path);
 	snprintf(r->st.error, sizeof(r->st.error), "%s", error ? error : "");
 	r->st.last_update_ms = util_now_ms();
+}
+
+static void
+realized_set(struct rz *rz, const char *path, enum rz_realized st, const char *error)
+{
+	realized_set_rev(rz, path, st, error, -1);
 }
 
 static void
@@ -475,18 +486,19 @@ realize_session(struct rz *rz, const char *path)
 {
 	struct rz_session s;
 	struct vpn_error err;
+	int64_t rev = -1;
 	enum vpn_err rc;
 
 	vpn_error_clear(&err);
-	rc = derive_session(rz, path, &s, &err);
+	rc = derive_session(rz, path, &s, &rev, &err);
 	if (rc == VPN_E_NOT_FOUND) {
 		rz->b->ops->remove_session(rz->b, path, now_ms(rz));
 		realized_drop(rz, path);
 	} else if (rc) {
-		realized_set(rz, path, RZ_ERROR, err.msg);
+		realized_set_rev(rz, path, RZ_ERROR, err.msg, rev);
 	} else {
 		rc = rz->b->ops->apply_session(rz->b, &s, now_ms(rz), &err);
-		realized_set(rz, path, rc ? RZ_ERROR : RZ_REALIZED, rc ? err.msg : NULL);
+		realized_set_rev(rz, path, rc ? RZ_ERROR : RZ_REALIZED, rc ? err.msg : NULL, rev);
 	}
 	session_release(&s);
 }
@@ -497,6 +509,7 @@ realize_neighbor(struct rz *rz, const char *path)
 	struct rz_neighbor n;
 	struct filters *f = calloc(1, sizeof(*f)), *old = NULL;
 	struct vpn_error err;
+	int64_t rev = -1;
 	enum vpn_err rc;
 
 	vpn_error_clear(&err);
@@ -505,7 +518,7 @@ realize_neighbor(struct rz *rz, const char *path)
 		realized_set(rz, path, RZ_ERROR, "out of memory");
 		return;
 	}
-	rc = derive_neighbor(rz, path, &n, f, &err);
+	rc = derive_neighbor(rz, path, &n, f, &rev, &err);
 	if (rc == VPN_E_NOT_FOUND) {
 		rz->b->ops->remove_neighbor(rz->b, path, now_ms(rz));
 		filters_free(hmap_del(&rz->filters, path));
@@ -513,19 +526,19 @@ realize_neighbor(struct rz *rz, const char *path)
 		realized_drop(rz, path);
 	} else if (rc) {
 		filters_free(f);
-		realized_set(rz, path, RZ_ERROR, err.msg);
+		realized_set_rev(rz, path, RZ_ERROR, err.msg, rev);
 	} else {
 		rc = rz->b->ops->apply_neighbor(rz->b, &n, now_ms(rz), &err);
 		if (rc) {
 			filters_free(f);
-			realized_set(rz, path, RZ_ERROR, err.msg);
+			realized_set_rev(rz, path, RZ_ERROR, err.msg, rev);
 		} else {
 			/* the backend now points at the new filters: the old ones can go */
 			if (hmap_put(&rz->filters, f->path, f, (void **)&old)) {
 				log_error("realize: out of memory keeping the filters of %s", path);
 			}
 			filters_free(old);
-			realized_set(rz, path, RZ_REALIZED, NULL);
+			realized_set_rev(rz, path, RZ_REALIZED, NULL, rev);
 		}
 	}
 	explicit_bzero(n.password, sizeof(n.password));

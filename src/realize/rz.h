@@ -47,6 +47,10 @@ unsigned rz_digest_bit(const char *name);
 unsigned rz_dh_bit(const char *name);
 
 #define RZ_PATH_MAX 512
+/* Text limits are validated in characters; UTF-8 needs up to 4 bytes each, plus the NUL. */
+#define RZ_NAME_BYTES (4 * 255 + 1)	/* display names, identities */
+#define RZ_PSK_BYTES (4 * 128 + 1)
+#define RZ_PASSWORD_BYTES (4 * 32 + 1)
 
 /* One tunnel (child SA): a route-based session has one 0.0.0.0/0 <-> 0.0.0.0/0. */
 struct rz_selector {
@@ -58,14 +62,14 @@ struct rz_selector {
 /* Desired state of one session, fully resolved (profiles, endpoint address, secrets). */
 struct rz_session {
 	char path[RZ_PATH_MAX];
-	char display_name[256];
+	char display_name[RZ_NAME_BYTES];
 	bool route_based;
 	bool enabled;
 	char local_address[64];
-	char local_id[256];
+	char local_id[RZ_NAME_BYTES];
 	char peer_address[64];
-	char peer_id[256];
-	char psk[129];
+	char peer_id[RZ_NAME_BYTES];
+	char psk[RZ_PSK_BYTES];
 	enum rz_initiation initiation;
 	struct {
 		enum rz_ike_version version;
@@ -99,7 +103,7 @@ struct rz_neighbor {
 	uint32_t remote_as;
 	char remote_as_text[32];
 	uint32_t local_as;		/* the tier-0's local_as_num */
-	char password[33];
+	char password[RZ_PASSWORD_BYTES];
 	bool enabled;
 	bool allow_as_in;
 	int64_t keepalive_s;

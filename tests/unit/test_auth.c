@@ -208,6 +208,38 @@ test_key_shared_through_store(void **state)
 	free(at);
 }
 
+/*
+ * Regression (review): an admin could advance the emulator clock, mint a token, and keep it for
+ * years after a restart. Every token's expiry is bounded by the verifier's now + its lifetime:
+ * here a token minted with a 100000 s lifetime is refused by a verifier issuing 60 s ones.
+ */
+static void
+test_expiry_bounded_by_lifetime(void **state)
+{
+	struct fx *f = *state;
+	struct auth_config longcfg = { 100000, "org-1" };
+	struct auth *minter = NULL;
+	char rt[AUTH_REFRESH_LEN + 1], *json = NULL, *at;
+	struct principal p;
+	struct vpn_error e;
+	size_t len;
+	json_t *j;
+
+	assert_int_equal(auth_token_create(f->st, "bounded", AUTH_ROLE_ADMIN, rt, NULL), VPN_OK);
+	assert_int_equal(auth_open(&minter, f->st, &longcfg, NULL), VPN_OK);
+	assert_int_equal(auth_exchange(minter, rt, &json, &len, NULL), VPN_OK);
+	j = json_loads(json, 0, NULL);
+	at = strdup(json_string_value(json_object_get(j, "access_token")));
+	assert_int_equal(auth_verify(minter, at, &p, NULL), VPN_OK);
+	vpn_error_clear(&e);
+	assert_int_equal(auth_verify(f->a, at, &p, &e), VPN_E_UNAUTH);
+	assert_non_null(strstr(e.msg, "outlives"));
+	json_decref(j);
+	free(json);
+	free(at);
+	auth_close(minter);
+}
+
 static void
 test_names_and_roles(void **state)
 {
@@ -239,6 +271,7 @@ main(void)
 		T(test_revocation_from_another_process),
 		T(test_key_shared_through_store),
 		T(test_names_and_roles),
+		T(test_expiry_bounded_by_lifetime),
 	};
 #undef T
 
