@@ -10,9 +10,11 @@
  * the clock. Nothing depends on the order in which sessions are walked: sessions only interact
  * through their neighbors, and a neighbor is bound to one session.
  *
- * Retries whose verdict cannot change (a non-flapping peer, config unchanged: only API calls
- * change config, and each first ticks to its `now`) are skipped arithmetically, so advancing the
- * clock by a year costs a few operations per failing session, not one per retry. Child SA
+ * Retries whose verdict stays a failure (config unchanged: only API calls change config, and
+ * each first ticks to its `now`) are skipped arithmetically, up to the first verdict that falls
+ * while a flapping peer is reachable (found directly), so advancing the clock by years costs a
+ * few operations per failing session, not one per retry. A BGP neighbor over a flapping peer
+ * skips whole flap cycles once its state repeats from one cycle to the next. Child SA
  * (tunnel) rekeys that succeed are never events: a tunnel has an event only for a rekey that the
  * peer's rekey_failure fault makes fail (computed directly from its up time) and for the retry
  * after it.
@@ -53,8 +55,8 @@ struct sim_announce {
 struct sim_def {
 	bool has_psk, has_local_id, has_version, has_pfs, has_initiates, has_subnets, has_as,
 		has_password;
-	char psk[129];
-	char local_id[256];
+	char psk[sizeof(((struct rz_session *)0)->psk)];		/* as large as the session's */
+	char local_id[sizeof(((struct rz_session *)0)->peer_id)];	/* compared with peer_id */
 	enum rz_ike_version version;
 	struct sim_props ike, esp;
 	bool pfs;
@@ -64,7 +66,7 @@ struct sim_def {
 	size_t nlocal, nremote;
 	struct netprefix *local, *remote;	/* the peer's own view: local = behind the peer */
 	uint32_t as;
-	char password[33];
+	char password[sizeof(((struct rz_neighbor *)0)->password)];
 	size_t nannounce;
 	struct sim_announce *announce;
 	int64_t flap_ms;		/* 0 = off */
@@ -117,8 +119,15 @@ struct sim_nb {
 	int64_t t;			/* processed up to */
 	int64_t ev;			/* CONNECT: OPEN verdict; ACTIVE: next retry; NEVER */
 	int64_t est_at;			/* ESTABLISHED since */
-	int64_t hold_at;		/* ESTABLISHED with the link down: hold-timer expiry */
-	uint64_t msgs_base;		/* messages of past establishments (each direction) */
+	/*
+	 * ESTABLISHED: the start of the current silence (nothing heard from the peer), NEVER when
+	 * none is pending. With the link down it is the silence's start (the link went down then,
+	 * or the peer was already unreachable). With the link up it is a silence carried over from
+	 * a link-down period into an outage of the peer, valid until quiet_end (that outage's end);
+	 * otherwise the silences with the link up are the peer's outages, computed, never stored.
+	 */
+	int64_t quiet, quiet_end;
+	uint64_t sent_base, recv_base;	/* messages of past establishments */
 	uint64_t drops, ests;
 };
 
@@ -485,20 +494,18 @@ sess_idle_reason(const struct sim_sess *s)
 	return s->cfg.initiation == RZ_INIT_ON_DEMAND ? SIM_FR_ON_DEMAND : SIM_FR_WAITING;
 }
 
-/* The outcome of an IKE negotiation evaluated at @t: NULL = UP, else the fail reason. */
+/*
+ * The outcome of an IKE negotiation with the peer reachable (someone may start): NULL = UP,
+ * else the fail reason. It depends on configuration only, never on time.
+ */
 static const char *
-sess_verdict(const struct sim_sess *s, int64_t t)
+sess_verdict_reachable(const struct sim_sess *s)
 {
 	const struct rz_session *c = &s->cfg;
 	enum rz_ike_version iv, rv;
-	const char *idle = sess_idle_reason(s);
 	struct sim_eff e;
 
-	if (idle)
-		return idle;
 	eff_get(s, s->peer->def, &e);
-	if (!peer_reachable(s->peer, t))
-		return SIM_FR_TIMEOUT;
 	if (sess_sddc_initiates(s) && e.responds) {
 		iv = c->ike.version;
 		rv = e.version;
@@ -516,6 +523,63 @@ sess_verdict(const struct sim_sess *s, int64_t t)
 	if (strcmp(e.psk, c->psk) || strcmp(e.local_id, c->peer_id))
 		return SIM_FR_AUTH;
 	return NULL;
+}
+
+/* The outcome of an IKE negotiation evaluated at @t: NULL = UP, else the fail reason. */
+static const char *
+sess_verdict(const struct sim_sess *s, int64_t t)
+{
+	const char *idle = sess_idle_reason(s);
+
+	if (idle)
+		return idle;
+	if (!peer_reachable(s->peer, t))
+		return SIM_FR_TIMEOUT;
+	return sess_verdict_reachable(s);
+}
+
+static int64_t
+gcd64(int64_t a, int64_t b)
+{
+	while (b) {
+		int64_t r = a % b;
+
+		a = b;
+		b = r;
+	}
+	return a;
+}
+
+/*
+ * The smallest j >= 0 such that the peer is reachable at @v0 + j x @per (@per > 0), or -1 if
+ * it never is. A flapping peer is reachable at phase c = (t - reach_t0) mod 2N when c < N.
+ * With per <= N, the first reachable window after v0 holds a verdict; otherwise the phases of
+ * v0 + j x per repeat after 2N / gcd(per, 2N) <= 2N < 2 x per steps, so a short scan decides.
+ */
+static int64_t
+peer_first_reachable(const struct sim_peer *p, int64_t v0, int64_t per)
+{
+	int64_t n, m, c, step, cycle, j;
+
+	if (!p->def || peer_reachable(p, v0))
+		return 0;
+	if (!peer_flaps(p))
+		return -1;		/* unreachable for good */
+	n = p->def->flap_ms;
+	m = 2 * n;
+	c = (v0 - p->reach_t0) % m;	/* >= n: unreachable */
+	if (per <= n)
+		return (m - c + per - 1) / per;
+	step = per % m;
+	if (!step)
+		return -1;
+	cycle = m / gcd64(step, m);
+	for (j = 1; j < cycle; j++) {
+		c = (c + step) % m;
+		if (c < n)
+			return j;
+	}
+	return -1;
 }
 
 static void
@@ -752,6 +816,94 @@ sess_next(const struct sim_sess *s)
 
 /* ---- BGP ---- */
 
+/*
+ * The BGP session runs over the link (the session's IKE UP with a tunnel up) and hears the peer
+ * while the link is up and the peer is reachable. A silence (link down, or the peer
+ * unreachable) that lasts hold_s expires the hold timer; a silence while not established sends
+ * the neighbor to IDLE, and it connects again as soon as the peer can be heard.
+ */
+
+/* The peer can be heard at @t (link up and peer reachable). */
+static bool
+nb_heard(const struct sim_nb *n, int64_t t)
+{
+	return n->link && n->sess && peer_reachable(n->sess->peer, t);
+}
+
+/* The first instant >= @t at which the peer is reachable; NEVER if none. */
+static int64_t
+peer_next_reachable(const struct sim_peer *p, int64_t t)
+{
+	int64_t from, to;
+
+	if (peer_reachable(p, t))
+		return t;
+	return peer_outage(p, t, &from, &to) ? to : NEVER;
+}
+
+/* The first instant >= @t at which the peer is unreachable; NEVER if none. */
+static int64_t
+peer_next_outage(const struct sim_peer *p, int64_t t)
+{
+	int64_t from, to;
+
+	if (!peer_outage(p, t, &from, &to))
+		return NEVER;
+	return from > t ? from : t;
+}
+
+/*
+ * ESTABLISHED, the link unchanged since n->t, @t >= n->t: the start of the silence containing
+ * @t, or NEVER when the peer is heard at @t.
+ */
+static int64_t
+nb_quiet_at(const struct sim_nb *n, int64_t t)
+{
+	int64_t from, to;
+
+	if (!n->link || !n->sess)
+		return n->quiet != NEVER ? n->quiet : n->t;
+	if (n->quiet != NEVER && t < n->quiet_end)
+		return n->quiet;
+	if (peer_reachable(n->sess->peer, t) || !peer_outage(n->sess->peer, t, &from, &to))
+		return NEVER;
+	return from > n->est_at ? from : n->est_at;
+}
+
+/*
+ * ESTABLISHED, the link unchanged from n->t on: when the hold timer expires, i.e. the first
+ * silence that lasts hold_s (a silence of exactly hold_s expires it too); *q = its start.
+ * NEVER when no silence will be long enough (a flapping peer's outages all have one length).
+ */
+static int64_t
+nb_hold_at(const struct sim_nb *n, int64_t *q)
+{
+	int64_t from, to, h, start = n->t;
+
+	if (!n->link || !n->sess) {
+		*q = n->quiet != NEVER ? n->quiet : n->t;
+		h = after_s(*q, n->cfg.hold_s);
+		return h > n->t ? h : n->t;
+	}
+	if (n->quiet != NEVER && n->t < n->quiet_end) {
+		*q = n->quiet;
+		h = after_s(*q, n->cfg.hold_s);
+		if (h <= n->quiet_end)
+			return h > n->t ? h : n->t;
+		start = n->quiet_end;	/* the peer is heard again then */
+	}
+	if (!peer_outage(n->sess->peer, start, &from, &to))
+		return NEVER;
+	if (from < n->est_at)
+		from = n->est_at;
+	h = after_s(from, n->cfg.hold_s);
+	if (to != NEVER && h > to)
+		return NEVER;
+	*q = from;
+	return h > n->t ? h : n->t;
+}
+
+/* Messages of the current establishment counted up to @t (OPEN + UPDATE + keepalives). */
 static uint64_t
 nb_msgs(const struct sim_nb *n, int64_t t)
 {
@@ -765,17 +917,31 @@ nb_msgs(const struct sim_nb *n, int64_t t)
 	return m;
 }
 
-/* Leave ESTABLISHED at @t (the caller counts the drop if it is one). */
-static void
-nb_unestablish(struct sim_nb *n, int64_t t)
+/* Messages received in the current establishment up to @t: none during a silence. */
+static uint64_t
+nb_msgs_recv(const struct sim_nb *n, int64_t t)
 {
-	n->msgs_base += nb_msgs(n, t);
-	n->st = RZ_BGP_IDLE;
-	n->hold_at = NEVER;
-	n->ev = NEVER;
+	int64_t q;
+
+	if (n->st != RZ_BGP_ESTABLISHED)
+		return 0;
+	q = nb_quiet_at(n, t);
+	return nb_msgs(n, q < t ? q : t);
 }
 
-/* One connection attempt at @t (TCP + OPEN), with the link up. */
+/* Leave ESTABLISHED at @t, the peer last heard at @heard (the caller counts the drop). */
+static void
+nb_unestablish(struct sim_nb *n, int64_t t, int64_t heard)
+{
+	n->sent_base += nb_msgs(n, t);
+	n->recv_base += nb_msgs(n, heard < t ? heard : t);
+	n->st = RZ_BGP_IDLE;
+	n->ev = NEVER;
+	n->quiet = NEVER;
+	n->quiet_end = NEVER;
+}
+
+/* One connection attempt at @t (TCP + OPEN), the peer heard. */
 static void
 nb_attempt(struct sim_nb *n, int64_t t)
 {
@@ -798,64 +964,192 @@ nb_attempt(struct sim_nb *n, int64_t t)
 		n->est_at = t;
 		n->ests++;
 		n->ev = NEVER;
-		n->hold_at = NEVER;
+		n->quiet = NEVER;
+		n->quiet_end = NEVER;
 	}
 }
 
-/* Run @n's own timers up to @t, the link state being constant meanwhile. */
-static void
-nb_advance(struct sim_nb *n, int64_t t)
+/* The next timer of @n (the link unchanged from n->t on); *q: see nb_hold_at. */
+static int64_t
+nb_next(const struct sim_nb *n, int64_t *q)
 {
-	for (;;) {
-		if (n->st == RZ_BGP_ESTABLISHED && n->hold_at <= t) {
-			nb_unestablish(n, n->hold_at);	/* hold timer expired */
-			n->drops++;
-		} else if (n->ev <= t && n->st == RZ_BGP_CONNECT) {
-			nb_attempt(n, n->ev);
-		} else if (n->ev <= t && n->st == RZ_BGP_ACTIVE) {
-			/* every retry until t has the same outcome as the first: count them at once */
-			int64_t r = n->ev, k = (t - r) / SIM_BGP_RETRY_MS;
-			const struct sim_def *d = n->sess ? n->sess->peer->def : NULL;
+	int64_t f;
 
-			nb_attempt(n, r);
+	if (!n->cfg.enabled)
+		return NEVER;
+	switch (n->st) {
+	case RZ_BGP_ESTABLISHED:
+		return nb_hold_at(n, q);
+	case RZ_BGP_IDLE:	/* connects once the peer can be heard */
+		return n->link && n->sess ? peer_next_reachable(n->sess->peer, n->t) : NEVER;
+	case RZ_BGP_CONNECT:
+	case RZ_BGP_ACTIVE:	/* the next attempt, unless the peer falls silent first */
+		f = n->link && n->sess ? peer_next_outage(n->sess->peer, n->t) : NEVER;
+		return f < n->ev ? f : n->ev;
+	default:
+		return NEVER;
+	}
+}
+
+/* Run @n's own timers up to @t, one event at a time, the link state being constant. */
+static void
+nb_advance_steps(struct sim_nb *n, int64_t t)
+{
+	int64_t x, q = NEVER;
+
+	while ((x = nb_next(n, &q)) <= t) {
+		if (x > n->t)
+			n->t = x;
+		if (n->st == RZ_BGP_ESTABLISHED) {
+			nb_unestablish(n, x, q);	/* hold timer expired */
+			n->drops++;
+		} else if (n->st == RZ_BGP_IDLE) {
+			n->st = RZ_BGP_CONNECT;
+			n->ev = x + SIM_BGP_OPEN_MS;
+		} else if (!nb_heard(n, x)) {
+			n->st = RZ_BGP_IDLE;		/* TCP lost before the session came up */
+			n->ev = NEVER;
+		} else if (n->st == RZ_BGP_CONNECT) {
+			nb_attempt(n, x);
+		} else {
+			/* every retry until t, or until the peer falls silent, has the same outcome as
+			 * the first: count them at once */
+			const struct sim_def *d = n->sess ? n->sess->peer->def : NULL;
+			int64_t lim = n->sess ? peer_next_outage(n->sess->peer, x) : NEVER, k;
+
+			lim = lim - 1 < t ? lim - 1 : t;
+			k = (lim - x) / SIM_BGP_RETRY_MS;
+			nb_attempt(n, x);
 			if (n->st == RZ_BGP_ACTIVE) {
 				if (eff_as(d, n) != n->cfg.remote_as &&
 				    !strcmp(eff_password(d, n), n->cfg.password))
 					n->drops += (uint64_t)k;
-				n->ev = r + (k + 1) * SIM_BGP_RETRY_MS;
+				n->ev = x + (k + 1) * SIM_BGP_RETRY_MS;
+				n->t = x + k * SIM_BGP_RETRY_MS;
 			}
-		} else {
-			break;
 		}
 	}
 	if (t > n->t)
 		n->t = t;
 }
 
+/* @n's time-dependent state relative to @a, for comparing two instants of a cycle. */
+struct nb_rel {
+	enum rz_bgp_state st;
+	int64_t ev, est_at, quiet, quiet_end;
+};
+
+static int64_t
+rel_time(int64_t x, int64_t a)
+{
+	return x == NEVER ? NEVER : x - a;
+}
+
+static bool
+nb_rel_eq(const struct nb_rel *a, const struct nb_rel *b)
+{
+	return a->st == b->st && a->ev == b->ev && a->est_at == b->est_at &&
+	       a->quiet == b->quiet && a->quiet_end == b->quiet_end;
+}
+
+static struct nb_rel
+nb_rel_at(const struct sim_nb *n, int64_t a)
+{
+	struct nb_rel r = { n->st, rel_time(n->ev, a), 0, rel_time(n->quiet, a),
+			    rel_time(n->quiet_end, a) };
+
+	if (n->st == RZ_BGP_ESTABLISHED)
+		r.est_at = n->est_at - a;
+	return r;
+}
+
+static int64_t
+shift_time(int64_t x, int64_t d)
+{
+	return x == NEVER ? NEVER : x + d;
+}
+
+/*
+ * Run @n's timers up to @t, the link state being constant meanwhile. Over a flapping peer with
+ * the link up, the neighbor's history is periodic once its state at the start of a flap cycle
+ * (relative to that start) repeats: then the remaining whole cycles are skipped at once, adding
+ * each counter's increase per cycle, so a clock jump costs a few cycles, not one per flap.
+ */
+static void
+nb_advance(struct sim_nb *n, int64_t t)
+{
+	const struct sim_peer *p = n->sess ? n->sess->peer : NULL;
+	int64_t m, a, k;
+	int tries;
+
+	if (!n->link || !p || !n->cfg.enabled || !peer_flaps(p) || t <= n->t ||
+	    p->def->flap_ms > (NEVER / 8 - (t > 0 ? t : 0)) / 2) {
+		nb_advance_steps(n, t);
+		return;
+	}
+	m = 2 * p->def->flap_ms;
+	/* the first cycle start (a reachable window opens) at or after n->t */
+	a = n->t <= p->reach_t0 ? p->reach_t0 :
+	    p->reach_t0 + (n->t - p->reach_t0 + m - 1) / m * m;
+	for (tries = 0; tries < 3 && a <= t - 2 * m; tries++, a += m) {
+		struct nb_rel r0, r1;
+		uint64_t drops, ests, sent, recv;
+
+		nb_advance_steps(n, a);
+		r0 = nb_rel_at(n, a);
+		drops = n->drops;
+		ests = n->ests;
+		sent = n->sent_base;
+		recv = n->recv_base;
+		nb_advance_steps(n, a + m);
+		r1 = nb_rel_at(n, a + m);
+		if (!nb_rel_eq(&r0, &r1))
+			continue;
+		k = (t - (a + m)) / m;		/* whole cycles left: each repeats this one */
+		n->drops += (uint64_t)k * (n->drops - drops);
+		n->ests += (uint64_t)k * (n->ests - ests);
+		n->sent_base += (uint64_t)k * (n->sent_base - sent);
+		n->recv_base += (uint64_t)k * (n->recv_base - recv);
+		n->t += k * m;
+		n->ev = shift_time(n->ev, k * m);
+		n->est_at += k * m;
+		n->quiet = shift_time(n->quiet, k * m);
+		n->quiet_end = shift_time(n->quiet_end, k * m);
+		break;
+	}
+	nb_advance_steps(n, t);
+}
+
 /* The link (the session's tunnel) changes at @t. */
 static void
 nb_link(struct sim_nb *n, int64_t t, bool up)
 {
+	int64_t q = NEVER, from, to;
+
 	nb_advance(n, t);
 	if (n->link == up)
 		return;
+	if (!up && n->st == RZ_BGP_ESTABLISHED)
+		q = nb_quiet_at(n, t);		/* silent already (peer unreachable)? */
 	n->link = up;
 	if (!n->cfg.enabled)
 		return;
-	if (up) {
-		if (n->st == RZ_BGP_ESTABLISHED) {
-			n->hold_at = NEVER;	/* back before the hold timer ran out */
-		} else {
-			n->st = RZ_BGP_CONNECT;
-			n->ev = t + SIM_BGP_OPEN_MS;
-		}
-	} else if (n->st == RZ_BGP_ESTABLISHED) {
-		n->hold_at = n->cfg.hold_s > 0 ? after_s(t, n->cfg.hold_s) : t;
-		nb_advance(n, t);
-	} else {
-		n->st = RZ_BGP_IDLE;
+	if (n->st != RZ_BGP_ESTABLISHED) {
+		n->st = RZ_BGP_IDLE;		/* link up: connects once the peer is heard */
 		n->ev = NEVER;
+	} else if (!up) {
+		n->quiet = q != NEVER ? q : t;	/* hold timer runs from the silence's start */
+		n->quiet_end = NEVER;
+	} else if (n->sess && !peer_reachable(n->sess->peer, t) &&
+		   peer_outage(n->sess->peer, t, &from, &to)) {
+		if (from < n->quiet)
+			n->quiet = from;	/* still silent: the peer is unreachable until `to` */
+		n->quiet_end = to;
+	} else {
+		n->quiet = NEVER;		/* back before the hold timer ran out */
+		n->quiet_end = NEVER;
 	}
+	nb_advance(n, t);
 }
 
 /* Restart the BGP session at @t (configuration changed on either side). */
@@ -864,17 +1158,49 @@ nb_reset(struct sim_nb *n, int64_t t)
 {
 	nb_advance(n, t);
 	if (n->st == RZ_BGP_ESTABLISHED) {
-		nb_unestablish(n, t);
+		nb_unestablish(n, t, nb_quiet_at(n, t));
 		n->drops++;
 	}
 	n->st = RZ_BGP_IDLE;
 	n->ev = NEVER;
-	n->hold_at = NEVER;
+	n->quiet = NEVER;
+	n->quiet_end = NEVER;
 	n->link = n->sess ? sess_link(n->sess) : false;
-	if (n->cfg.enabled && n->link) {
-		n->st = RZ_BGP_CONNECT;
-		n->ev = t + SIM_BGP_OPEN_MS;
+	nb_advance(n, t);		/* CONNECT at once if the peer can be heard */
+}
+
+/*
+ * The peer's reachability pattern is about to change at @t: pin the silence each established
+ * neighbor is in (under the old pattern) ...
+ */
+static void
+nb_pin_quiet(struct sim_nb *n, int64_t t)
+{
+	nb_advance(n, t);
+	if (n->st == RZ_BGP_ESTABLISHED && n->link) {
+		n->quiet = nb_quiet_at(n, t);
+		n->quiet_end = NEVER;
 	}
+}
+
+/* ... and continue it under the new one (silent at @t: since the pinned start, or since @t). */
+static void
+nb_repattern(struct sim_nb *n, int64_t t)
+{
+	int64_t from, to;
+
+	if (n->st == RZ_BGP_ESTABLISHED && n->link && n->sess) {
+		if (!peer_reachable(n->sess->peer, t) &&
+		    peer_outage(n->sess->peer, t, &from, &to)) {
+			if (n->quiet == NEVER)
+				n->quiet = t;
+			n->quiet_end = to;
+		} else {
+			n->quiet = NEVER;
+			n->quiet_end = NEVER;
+		}
+	}
+	nb_advance(n, t);
 }
 
 /*
@@ -929,6 +1255,8 @@ nb_rebind(struct sim *sm, struct sim_nb *n, int64_t t)
 	if (want == old)
 		return;
 	nb_advance(n, t);
+	if (old)
+		nb_link(n, t, false);	/* the silence starts against the old session's peer */
 	nb_bind(sm, n, want);
 	want = n->sess;		/* NULL when out of memory: unbound is a valid state */
 	if (old && want)
@@ -972,15 +1300,32 @@ sess_advance(struct sim_sess *s, int64_t t)
 			else
 				sess_up(s, x);
 		} else if (s->ike == RZ_IKE_DOWN) {
-			const char *why = sess_idle_reason(s) ? NULL : sess_verdict(s, x);
+			/*
+			 * A retry at x: verdicts would follow at v0 = x + NEGOTIATE, v0 + per, ...
+			 * as long as each fails. With the peer reachable the verdict is constant;
+			 * unreachable it is "Peer not responding". So the failures before t (and
+			 * before the first success, found arithmetically) are skipped at once,
+			 * keeping the last one; the session stays down meanwhile, so BGP sees no
+			 * change.
+			 */
+			const int64_t per = SIM_IKE_NEGOTIATE_MS + SIM_IKE_RETRY_MS;
+			const int64_t v0 = x + SIM_IKE_NEGOTIATE_MS;
+			const char *why = NULL;
+			int64_t j, jt = -1;	/* the index of the last verdict to skip to */
 
-			if (why && !peer_flaps(s->peer) && x + SIM_IKE_NEGOTIATE_MS <= t) {
-				/* the same failure at every retry: jump to the last one before t */
-				const int64_t per = SIM_IKE_NEGOTIATE_MS + SIM_IKE_RETRY_MS;
-				int64_t last = x + (t - x - SIM_IKE_NEGOTIATE_MS) / per * per;
+			if (!sess_idle_reason(s) && v0 <= t) {
+				jt = (t - v0) / per;
+				why = sess_verdict_reachable(s);
+				j = why ? -1 : peer_first_reachable(s->peer, v0, per);
+				if (j >= 0 && j - 1 < jt)
+					jt = j - 1;	/* the failure before the first success */
+			}
+			if (jt >= 0) {
+				int64_t v = v0 + jt * per;
 
-				s->t = last + SIM_IKE_NEGOTIATE_MS;
-				sess_fail(s, s->t, why);
+				s->t = v;
+				sess_fail(s, v, peer_reachable(s->peer, v) && why ? why :
+						SIM_FR_TIMEOUT);
 			} else {
 				sess_start(s, x);
 			}
@@ -1211,6 +1556,9 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 				peer_maybe_free(sm, np);
 			goto nomem;
 		}
+		/* the restart below takes the link down: let BGP see it against the old peer */
+		for (i = 0; was && i < s->nnb; i++)
+			nb_link(s->nb[i], now, false);
 		ptr_remove((void **)oldpeer->sess, &oldpeer->nsess, s);
 		s->peer = np;
 		peer_maybe_free(sm, oldpeer);
@@ -1320,7 +1668,8 @@ sim_apply_neighbor(struct rz_backend *b, const struct rz_neighbor *in, int64_t n
 		}
 		n->st = RZ_BGP_IDLE;
 		n->ev = NEVER;
-		n->hold_at = NEVER;
+		n->quiet = NEVER;
+		n->quiet_end = NEVER;
 		n->t = now;
 	}
 	same = !fresh && nb_cfg_same(&n->cfg, in);
@@ -1469,7 +1818,6 @@ sim_bgp_status(struct rz_backend *b, const char *path, struct rz_bgp_status *out
 {
 	struct sim *sm = sim_of(b);
 	struct sim_nb *n = sm && path ? hmap_get(&sm->neighbors, path) : NULL;
-	uint64_t m;
 
 	memset(out, 0, sizeof(*out));
 	if (!n)
@@ -1479,9 +1827,9 @@ sim_bgp_status(struct rz_backend *b, const char *path, struct rz_bgp_status *out
 		 n->sess ? n->sess->vti_addr : "");
 	snprintf(out->neighbor_router_id, sizeof(out->neighbor_router_id), "%s",
 		 n->st == RZ_BGP_ESTABLISHED ? n->cfg.addr_text : "0.0.0.0");
-	m = n->msgs_base + nb_msgs(n, sm->now);
-	out->messages_sent = m;
-	out->messages_received = m;
+	/* keepalives keep being sent during a silence; none is received */
+	out->messages_sent = n->sent_base + nb_msgs(n, sm->now);
+	out->messages_received = n->recv_base + nb_msgs_recv(n, sm->now);
 	out->time_since_established_s =
 		n->st == RZ_BGP_ESTABLISHED && sm->now > n->est_at ? (sm->now - n->est_at) / 1000 : 0;
 	out->connection_drop_count = n->drops;
@@ -1601,6 +1949,29 @@ jstr_ok(const json_t *v, size_t min, size_t max)
 		return false;
 	n = json_string_length(v);
 	return n >= min && n <= max && strlen(json_string_value(v)) == n;
+}
+
+/*
+ * A JSON string of @min..@max characters (UTF-8 code points, as the API validates secrets and
+ * ids), without NUL, that fits a buffer of @cap bytes with its terminator (the buffers are
+ * sized for 4 bytes per character, so the last check is a safeguard).
+ */
+static bool
+jstr_chars_ok(const json_t *v, size_t min, size_t max, size_t cap)
+{
+	const char *s;
+	size_t n, i, chars = 0;
+
+	if (!json_is_string(v))
+		return false;
+	s = json_string_value(v);
+	n = json_string_length(v);
+	if (strlen(s) != n || n >= cap || !util_utf8_valid(s, n))
+		return false;
+	for (i = 0; i < n; i++)
+		if (((unsigned char)s[i] & 0xc0) != 0x80)
+			chars++;
+	return chars >= min && chars <= max;
 }
 
 static bool
@@ -1772,7 +2143,7 @@ parse_bgp(const json_t *o, struct sim_def *d, struct vpn_error *err)
 				BAD("bgp.as must be an AS number from 1 to 4294967295");
 		} else if (!strcmp(k, "password")) {
 			d->has_password = true;
-			if (!jstr_ok(v, 0, sizeof(d->password) - 1))
+			if (!jstr_chars_ok(v, 0, 32, sizeof(d->password)))
 				BAD("bgp.password must be a string of at most 32 characters");
 			else
 				snprintf(d->password, sizeof(d->password), "%s",
@@ -1846,13 +2217,13 @@ def_parse(const json_t *j, struct sim_def **out, struct vpn_error *err)
 	json_object_foreach((json_t *)j, k, v) {
 		if (!strcmp(k, "psk")) {
 			d->has_psk = true;
-			if (!jstr_ok(v, 1, sizeof(d->psk) - 1))
+			if (!jstr_chars_ok(v, 1, 128, sizeof(d->psk)))
 				BAD("psk must be a string of 1 to 128 characters");
 			else
 				snprintf(d->psk, sizeof(d->psk), "%s", json_string_value(v));
 		} else if (!strcmp(k, "local_id")) {
 			d->has_local_id = true;
-			if (!jstr_ok(v, 1, sizeof(d->local_id) - 1))
+			if (!jstr_chars_ok(v, 1, 255, sizeof(d->local_id)))
 				BAD("local_id must be a string of 1 to 255 characters");
 			else
 				snprintf(d->local_id, sizeof(d->local_id), "%s",
@@ -1919,9 +2290,15 @@ peer_set_def(struct sim *sm, struct sim_peer *p, struct sim_def *nd, int64_t now
 	int64_t old_f = od ? od->flap_ms : 0, new_f = nd ? nd->flap_ms : 0;
 	size_t i, j;
 
+	for (i = 0; i < p->nsess; i++)
+		for (j = 0; j < p->sess[i]->nnb; j++)
+			nb_pin_quiet(p->sess[i]->nb[j], now);
 	if (old_r != new_r || old_f != new_f)
 		p->reach_t0 = now;	/* a new reachability pattern starts now */
 	p->def = nd;
+	for (i = 0; i < p->nsess; i++)
+		for (j = 0; j < p->sess[i]->nnb; j++)
+			nb_repattern(p->sess[i]->nb[j], now);
 	for (i = 0; i < p->nsess; i++) {
 		struct sim_sess *s = p->sess[i];
 		struct sim_eff eo, en;
@@ -2163,6 +2540,17 @@ sim_peer_list(struct rz_backend *b)
 
 /* ---- the emulator API: traffic ---- */
 
+/* *@a += @b, saturating at INT64_MAX: NSX counters are int64 and never wrap negative. */
+static void
+sat_add(uint64_t *a, uint64_t b)
+{
+	const uint64_t max = (uint64_t)INT64_MAX;
+
+	if (*a > max)
+		*a = max;
+	*a = b > max - *a ? max : *a + b;
+}
+
 enum vpn_err
 sim_traffic(struct rz_backend *b, const char *path, size_t tunnel, const struct rz_counters *c,
 	    int64_t now, struct vpn_error *err)
@@ -2187,25 +2575,25 @@ sim_traffic(struct rz_backend *b, const char *path, size_t tunnel, const struct 
 	}
 	t = &s->tun[tunnel].c;
 	if (s->ike == RZ_IKE_UP && s->tun[tunnel].up) {
-		t->packets_in += c->packets_in;
-		t->packets_out += c->packets_out;
-		t->bytes_in += c->bytes_in;
-		t->bytes_out += c->bytes_out;
+		sat_add(&t->packets_in, c->packets_in);
+		sat_add(&t->packets_out, c->packets_out);
+		sat_add(&t->bytes_in, c->bytes_in);
+		sat_add(&t->bytes_out, c->bytes_out);
 	} else {
-		t->dropped_packets_in += c->packets_in;
-		t->dropped_packets_out += c->packets_out;
+		sat_add(&t->dropped_packets_in, c->packets_in);
+		sat_add(&t->dropped_packets_out, c->packets_out);
 	}
-	t->dropped_packets_in += c->dropped_packets_in;
-	t->dropped_packets_out += c->dropped_packets_out;
-	t->packets_received_other_error += c->packets_received_other_error;
-	t->replay_errors += c->replay_errors;
-	t->integrity_failures += c->integrity_failures;
-	t->decryption_failures += c->decryption_failures;
-	t->packets_sent_other_error += c->packets_sent_other_error;
-	t->seq_number_overflow_error += c->seq_number_overflow_error;
-	t->encryption_failures += c->encryption_failures;
-	t->sa_mismatch_errors_in += c->sa_mismatch_errors_in;
-	t->sa_mismatch_errors_out += c->sa_mismatch_errors_out;
-	t->nomatching_policy_errors += c->nomatching_policy_errors;
+	sat_add(&t->dropped_packets_in, c->dropped_packets_in);
+	sat_add(&t->dropped_packets_out, c->dropped_packets_out);
+	sat_add(&t->packets_received_other_error, c->packets_received_other_error);
+	sat_add(&t->replay_errors, c->replay_errors);
+	sat_add(&t->integrity_failures, c->integrity_failures);
+	sat_add(&t->decryption_failures, c->decryption_failures);
+	sat_add(&t->packets_sent_other_error, c->packets_sent_other_error);
+	sat_add(&t->seq_number_overflow_error, c->seq_number_overflow_error);
+	sat_add(&t->encryption_failures, c->encryption_failures);
+	sat_add(&t->sa_mismatch_errors_in, c->sa_mismatch_errors_in);
+	sat_add(&t->sa_mismatch_errors_out, c->sa_mismatch_errors_out);
+	sat_add(&t->nomatching_policy_errors, c->nomatching_policy_errors);
 	return VPN_OK;
 }

@@ -54,6 +54,8 @@ struct rz_backend *sim_backend_new(void);
  *           "as_path": "65006 65010", "med": int}]},
  *   "faults": {"flap_period_ms": int (0 = off), "rekey_failure": bool}
  * Invalid members -> VPN_E_INVALID naming the member (never echoing psk/password).
+ * Lengths are in characters (UTF-8 code points), as the API counts them: psk 1..128,
+ * local_id 1..255, bgp.password 0..32; they are kept and compared whole.
  */
 enum vpn_err sim_peer_define(struct rz_backend *b, const char *peer_address, const json_t *def,
 			     int64_t now, struct vpn_error *err);
@@ -70,6 +72,7 @@ json_t *sim_peer_list(struct rz_backend *b);
  * @c holds increments of any counter. Traffic on a tunnel that is down is counted as dropped
  * (packets_out -> dropped_packets_out, packets_in -> dropped_packets_in). For an ON_DEMAND
  * session traffic out starts negotiation. VPN_E_NOT_FOUND for an unknown session or tunnel.
+ * Every counter saturates at INT64_MAX (NSX counters are int64); nothing is refused.
  */
 enum vpn_err sim_traffic(struct rz_backend *b, const char *path, size_t tunnel,
 			 const struct rz_counters *c, int64_t now, struct vpn_error *err);

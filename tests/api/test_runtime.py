@@ -583,6 +583,41 @@ def test_traffic_all_counters_route_based(fresh_server):
     check_traffic6(x.detailed(s["id"])["aggregate_traffic_counters"], want)
 
 
+INT64_MAX = 2**63 - 1
+
+
+def test_traffic_counters_saturate(fresh_server):
+    """Counters are int64 in NSX: two injections of INT64_MAX saturate instead of wrapping to
+    -2, per tunnel and in every aggregate; nothing is refused."""
+    x = RT(fresh_server)
+    s = x.route_session()
+    x.advance(1000)
+    for _ in range(2):
+        x.traffic(s["id"], 0, **{k: INT64_MAX for k in rt.COUNTERS16})
+    t = x.tunnels(s["id"])[0]
+    assert {k: t[k] for k in rt.COUNTERS16} == {k: INT64_MAX for k in rt.COUNTERS16}, t
+    agg = x.detailed(s["id"])["aggregate_traffic_counters"]
+    assert all(agg[k] == INT64_MAX for k in agg if rt.is_int(agg[k])), agg
+    x.traffic(s["id"], 0, packets_in=1)
+    assert x.tunnels(s["id"])[0]["packets_in"] == INT64_MAX
+
+
+def test_utf8_psk_compared_in_full(fresh_server):
+    """A PSK of 128 characters (256 bytes of UTF-8) is kept whole on both ends: equal -> UP, a
+    peer whose PSK differs only in the last character -> Authentication failed."""
+    x = RT(fresh_server)
+    psk = "\u00e9" * 128
+    peer = nsx.peer_ip()
+    x.put_peer(peer, {"psk": psk})
+    s = x.route_session(peer=peer, psk=psk)
+    x.advance(1000)
+    assert x.state(s["id"]) == ("UP", "UP", "")
+    x.put_peer(peer, {"psk": psk[:-1] + "\u00e8"})
+    x.advance(rt.NEGOTIATE_MS)
+    assert x.state(s["id"])[0::2] == ("DOWN", rt.FR_AUTH)
+    x.put_peer(peer, {"psk": psk + "x"}, status=400)      # 129 characters
+
+
 def test_traffic_per_tunnel_policy_based(fresh_server):
     x = RT(fresh_server)
     s = x.policy_session(rules=[nsx.rule(["10.2.1.0/24"], ["172.16.1.0/24", "172.16.2.0/24"],

@@ -220,9 +220,11 @@ def test_session_down_not_established(make_server, how):
 
 
 def test_hold_timer_expiry(fresh_server):
-    """Peer unreachable: the session goes down through DPD (10 s x 3); BGP stays ESTABLISHED for
-    hold_down_time after the tunnel went down, then IDLE with connection_drop_count 1. When the
-    peer is back, the session and BGP come back (established_connection_count 2)."""
+    """Peer unreachable: nothing is heard from it any more, so BGP's hold timer (90 s) runs from
+    the start of the outage, not from the tunnel's end; the session goes down through DPD
+    (10 s x 3) meanwhile. BGP stays ESTABLISHED until outage start + hold_down_time, then IDLE
+    with connection_drop_count 1. When the peer is back, the session and BGP come back
+    (established_connection_count 2)."""
     x = RT(fresh_server)
     dpd = x.dpd(10, 3)
     nets = ["10.70.0.0/16"]
@@ -235,7 +237,7 @@ def test_hold_timer_expiry(fresh_server):
                                                        "announce": announce(*nets)}})
     x.advance(30_000)
     assert x.state(s["id"])[0::2] == ("DOWN", rt.FR_DPD)
-    x.advance(89_999)
+    x.advance(59_999)
     e = x.bgp(nb["address"])
     assert e["connection_state"] == "ESTABLISHED", "hold timer fired early: %r" % e
     assert e["connection_drop_count"] == 0, e
@@ -254,6 +256,103 @@ def test_hold_timer_expiry(fresh_server):
     assert e["connection_state"] == "ESTABLISHED", e
     assert (e["connection_drop_count"], e["established_connection_count"]) == (1, 2), e
     assert x.route_nets(nb["id"]) == nets
+
+
+def dead_peer_setup(x, dpd_enabled=True):
+    """A session with the default DPD profile (60 s x 5) or DPD disabled, a neighbor with hold
+    180 s / keepalive 60 s learning one route; ESTABLISHED when this returns."""
+    over = {}
+    if not dpd_enabled:
+        dpd = nsx.DPD + "/" + nsx.uid("dpd-off")
+        x.srv.create(dpd, nsx.dpd_body(enabled=False))
+        over["dpd_profile_path"] = dpd
+    nets = ["10.70.0.0/16"]
+    s, nb = setup_bgp(x, peer_def={"bgp": {"as": "65006", "announce": announce(*nets)}},
+                      sess_over=over)
+    x.advance(2000)
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "ESTABLISHED" and e["total_in_prefix_count"] == 1, e
+    return s, nb, nets
+
+
+def reach(x, s, nets, on):
+    x.put_peer(s["peer"], {"reachable": on, "bgp": {"as": "65006",
+                                                    "announce": announce(*nets)}})
+
+
+@pytest.mark.parametrize("dpd_enabled", [True, False], ids=["dpd-60x5", "dpd-disabled"])
+def test_dead_peer_drops_bgp_at_hold(make_server, dpd_enabled):
+    """A real edge: the peer's keepalives stop when it becomes unreachable, so BGP drops at
+    outage start + hold_down_time (180 s) while IPsec is still UP (DPD, if enabled, only
+    notices at 300 s). Learned routes are withdrawn; received messages stop counting."""
+    x = RT(make_server())
+    s, nb, nets = dead_peer_setup(x, dpd_enabled)
+    reach(x, s, nets, False)
+    before = x.bgp(nb["address"])
+    x.advance(179_999)
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "ESTABLISHED", e
+    assert e["messages_received"] == before["messages_received"], (before, e)
+    assert e["messages_sent"] > before["messages_sent"], (before, e)
+    assert x.route_nets(nb["id"]) == nets
+    x.advance(1)
+    e = check_bgp_entry(x.bgp(nb["address"]))
+    assert e["connection_state"] == "IDLE", e
+    assert (e["connection_drop_count"], e["established_connection_count"]) == (1, 1), e
+    assert e["total_in_prefix_count"] == 0 and x.route_nets(nb["id"]) == [], e
+    assert e["messages_received"] == before["messages_received"], (before, e)
+    assert x.state(s["id"]) == ("UP", "UP", ""), "IPsec has not noticed yet"
+    x.advance(120_000 - 1)                      # outage start + 300 s - 1
+    assert x.state(s["id"])[0] == "UP"
+    x.advance(1)
+    if dpd_enabled:
+        assert x.state(s["id"])[0::2] == ("DOWN", rt.FR_DPD)
+    else:
+        assert x.state(s["id"])[0] == "UP"
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "IDLE" and e["connection_drop_count"] == 1, e
+
+
+def test_outage_shorter_than_hold_keeps_bgp(make_server):
+    """An outage shorter than hold_down_time (and than DPD) keeps the BGP session; so does a
+    flapping peer whose outages are shorter than the hold time (over an hour: a long token)."""
+    x = RT(make_server(["--token-ttl", "864000"]))
+    s, nb, nets = dead_peer_setup(x)
+    reach(x, s, nets, False)
+    x.advance(179_999)
+    reach(x, s, nets, True)
+    x.advance(600_000)
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "ESTABLISHED", e
+    assert (e["connection_drop_count"], e["established_connection_count"]) == (0, 1), e
+    x.put_peer(s["peer"], {"faults": {"flap_period_ms": 100_000},
+                           "bgp": {"as": "65006", "announce": announce(*nets)}})
+    x.advance(3_600_000)
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "ESTABLISHED", e
+    assert (e["connection_drop_count"], e["established_connection_count"]) == (0, 1), e
+    assert x.state(s["id"])[0] == "UP"
+
+
+def test_bgp_reconnects_when_peer_returns(fresh_server):
+    """Dropped at 180 s, the peer back at 200 s with the tunnel still UP (DPD would fire at
+    300 s): CONNECT at once, ESTABLISHED BGP_OPEN_MS later, routes learned again."""
+    x = RT(fresh_server)
+    s, nb, nets = dead_peer_setup(x)
+    reach(x, s, nets, False)
+    x.advance(180_000)
+    assert x.bgp(nb["address"])["connection_state"] == "IDLE"
+    x.advance(20_000)
+    reach(x, s, nets, True)
+    assert x.bgp(nb["address"])["connection_state"] == "CONNECT"
+    x.advance(rt.BGP_OPEN_MS - 1)
+    assert x.bgp(nb["address"])["connection_state"] == "CONNECT"
+    x.advance(1)
+    e = x.bgp(nb["address"])
+    assert e["connection_state"] == "ESTABLISHED", e
+    assert (e["connection_drop_count"], e["established_connection_count"]) == (1, 2), e
+    assert x.route_nets(nb["id"]) == nets
+    assert x.state(s["id"]) == ("UP", "UP", ""), "the tunnel never went down"
 
 
 def test_tunnel_back_before_hold_expiry(fresh_server):

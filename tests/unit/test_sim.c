@@ -1385,16 +1385,18 @@ test_bgp_hold_expiry(void **state)
 	assert_int_equal(bgp(NBA, 1800).state, RZ_BGP_ESTABLISHED);
 	define_ok(PEER, "{\"reachable\": false}", 10000);	/* DPD: tunnel down at 40000 */
 	assert_state(SA, 40000, RZ_IKE_DOWN, SIM_FR_DPD);
-	st = bgp(NBA, 40000 + 180000 - 1);
+	/* nothing heard since 10000: the hold timer runs from there, not from the DPD */
+	st = bgp(NBA, 10000 + 180000 - 1);
 	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
 	assert_int_equal(st.connection_drop_count, 0);
-	st = bgp(NBA, 40000 + 180000);
+	st = bgp(NBA, 10000 + 180000);
 	assert_int_equal(st.state, RZ_BGP_IDLE);
 	assert_int_equal(st.connection_drop_count, 1);
 	assert_string_equal(st.neighbor_router_id, "0.0.0.0");
 	assert_int_equal(st.time_since_established_s, 0);
-	/* 2 + one keepalive per 60 s of the 218 s established */
+	/* sent: 2 + one keepalive per 60 s of the 188.2 s established; received: until 10000 */
 	assert_int_equal(st.messages_sent, 5);
+	assert_int_equal(st.messages_received, 2);
 	/* reachable again at 230000: retries start at 50000 + k x 10300, so UP at 235700 */
 	define_ok(PEER, "{}", 230000);
 	assert_state(SA, 235399, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
@@ -1404,6 +1406,7 @@ test_bgp_hold_expiry(void **state)
 	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
 	assert_int_equal(st.established_connection_count, 2);
 	assert_int_equal(st.messages_sent, 7);
+	assert_int_equal(st.messages_received, 4);
 }
 
 static void
@@ -1819,6 +1822,443 @@ test_many(void **state)
 	assert_string_equal(st.source_address, "10.46.220.2");
 }
 
+/*
+ * A dead peer (issue: BGP used to wait for the tunnel): keepalives stop when the peer becomes
+ * unreachable, so the hold timer expires at outage start + hold_s even while IPsec is UP.
+ * DPD 60 s x 5 (the default profile), hold 180 s, keepalive 60 s; ESTABLISHED at 1800.
+ */
+#define ANN "\"bgp\": {\"announce\": [{\"network\": \"10.70.0.0/16\"}]}"
+
+static void
+bgp_setup_dpd(struct rz_neighbor *n, bool dpd)
+{
+	struct rz_session s;
+
+	nb_init(n, NBA, "169.254.10.1");
+	apply_nb(n, 500);
+	define_ok(PEER, "{" ANN "}", 600);
+	sess_init(&s, SA, PEER, true);
+	s.dpd.enabled = dpd;
+	s.dpd.interval_s = 60;
+	s.dpd.retries = 5;
+	apply_release(&s, 1000);
+	assert_int_equal(bgp(NBA, 1800).state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(bgp(NBA, 1800).in_prefix_count, 1);
+}
+
+static void
+check_dead_peer_drop(int64_t T)
+{
+	struct rz_bgp_status st;
+	struct rz_route *r = NULL;
+	size_t nr = 9;
+
+	define_ok(PEER, "{\"reachable\": false, " ANN "}", T);
+	st = bgp(NBA, T + 180000 - 1);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 0);
+	assert_int_equal(st.in_prefix_count, 1);	/* kept until the hold timer expires */
+	/* nothing received since T; our keepalives still go out */
+	assert_int_equal(st.messages_received, 2 + (T - 1800) / 60000);
+	assert_int_equal(st.messages_sent, 2 + (T + 180000 - 1 - 1800) / 60000);
+	assert_state(SA, T + 180000 - 1, RZ_IKE_UP, "");
+	st = bgp(NBA, T + 180000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.established_connection_count, 1);
+	assert_int_equal(st.in_prefix_count, 0);
+	assert_int_equal(O->routes(B, NBA, false, &r, &nr), VPN_OK);
+	assert_int_equal(nr, 0);
+	free(r);
+	assert_state(SA, T + 180000, RZ_IKE_UP, "");	/* IPsec has not noticed yet */
+	assert_int_equal(st.messages_received, 2 + (T - 1800) / 60000);
+	assert_int_equal(st.messages_sent, 2 + (T + 180000 - 1800) / 60000);
+}
+
+static void
+test_bgp_dead_peer_dpd(void **state)
+{
+	const int64_t T = 100000;
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup_dpd(&n, true);
+	check_dead_peer_drop(T);
+	/* DPD fires later, at T + 300 s: BGP stays IDLE, its counters frozen */
+	assert_state(SA, T + 300000 - 1, RZ_IKE_UP, "");
+	assert_state(SA, T + 300000, RZ_IKE_DOWN, SIM_FR_DPD);
+	st = bgp(NBA, T + 400000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.messages_received, 3);
+	assert_int_equal(st.messages_sent, 6);
+	/* back at 500000: retries at 410000 + k x 10300, UP at 503000, ESTABLISHED 500 ms later */
+	define_ok(PEER, "{" ANN "}", 500000);
+	assert_state(SA, 502999, RZ_IKE_NEGOTIATING, "");
+	assert_state(SA, 503000, RZ_IKE_UP, "");
+	assert_int_equal(bgp(NBA, 503499).state, RZ_BGP_CONNECT);
+	st = bgp(NBA, 503500);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 2);
+	assert_int_equal(st.in_prefix_count, 1);
+	assert_int_equal(st.messages_received, 3 + 2);
+}
+
+static void
+test_bgp_dead_peer_no_dpd(void **state)
+{
+	const int64_t T = 100000;
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup_dpd(&n, false);
+	check_dead_peer_drop(T);
+	/* no DPD: IPsec stays UP until its rekey (86400 s after 1300); BGP stays IDLE */
+	assert_state(SA, 86401300 - 1, RZ_IKE_UP, "");
+	st = bgp(NBA, 86401300 - 1);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.established_connection_count, 1);
+	assert_state(SA, 86401300, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+}
+
+/* An outage shorter than hold_s keeps BGP up; the queued keepalives arrive after it (TCP). */
+static void
+test_bgp_outage_shorter_than_hold(void **state)
+{
+	const int64_t T = 100000;
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup_dpd(&n, false);
+	define_ok(PEER, "{\"reachable\": false, " ANN "}", T);
+	st = bgp(NBA, T + 170000);
+	assert_int_equal(st.messages_received, 3);
+	assert_int_equal(st.messages_sent, 6);
+	define_ok(PEER, "{" ANN "}", T + 180000 - 1);
+	st = bgp(NBA, T + 180000 - 1);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.messages_received, 6);
+	st = bgp(NBA, 10000000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 0);
+	assert_int_equal(st.established_connection_count, 1);
+	/* a second outage counts from its own start; exactly hold_s is enough to drop */
+	define_ok(PEER, "{\"reachable\": false, " ANN "}", 10000000);
+	define_ok(PEER, "{" ANN "}", 10180000);
+	st = bgp(NBA, 10180000);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.state, RZ_BGP_CONNECT);	/* and heard again at once */
+	assert_int_equal(bgp(NBA, 10180500).state, RZ_BGP_ESTABLISHED);
+	/* a flapping peer whose outages (100 s) are shorter than hold_s: BGP never drops */
+	define_ok(PEER, "{\"faults\": {\"flap_period_ms\": 100000}, " ANN "}", 20000000);
+	st = bgp(NBA, 80000000);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.established_connection_count, 2);
+	assert_state(SA, 80000000, RZ_IKE_UP, "");
+}
+
+/* Reachable again with the tunnel still UP: CONNECT at once, ESTABLISHED SIM_BGP_OPEN_MS later. */
+static void
+test_bgp_reconnect_tunnel_up(void **state)
+{
+	const int64_t T = 100000;
+	struct rz_neighbor n;
+	struct rz_bgp_status st;
+
+	(void)state;
+	bgp_setup_dpd(&n, true);
+	check_dead_peer_drop(T);
+	define_ok(PEER, "{" ANN "}", T + 200000);	/* before DPD (T + 300 s) */
+	st = bgp(NBA, T + 200000);
+	assert_int_equal(st.state, RZ_BGP_CONNECT);
+	assert_int_equal(bgp(NBA, T + 200000 + SIM_BGP_OPEN_MS - 1).state, RZ_BGP_CONNECT);
+	st = bgp(NBA, T + 200000 + SIM_BGP_OPEN_MS);
+	assert_int_equal(st.state, RZ_BGP_ESTABLISHED);
+	assert_int_equal(st.established_connection_count, 2);
+	assert_int_equal(st.connection_drop_count, 1);
+	assert_int_equal(st.in_prefix_count, 1);
+	assert_state(SA, T + 400000, RZ_IKE_UP, "");	/* the tunnel never went down */
+	/* unreachable again: dropped hold_s later; back, then gone again before the OPEN: IDLE */
+	define_ok(PEER, "{\"reachable\": false, " ANN "}", T + 500000);
+	assert_int_equal(bgp(NBA, T + 680000 - 1).state, RZ_BGP_ESTABLISHED);
+	st = bgp(NBA, T + 680000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.connection_drop_count, 2);
+	define_ok(PEER, "{" ANN "}", T + 700000);
+	assert_int_equal(bgp(NBA, T + 700000).state, RZ_BGP_CONNECT);
+	define_ok(PEER, "{\"reachable\": false, " ANN "}", T + 700100);
+	assert_int_equal(bgp(NBA, T + 700100).state, RZ_BGP_IDLE);
+	st = bgp(NBA, T + 760000);
+	assert_int_equal(st.state, RZ_BGP_IDLE);
+	assert_int_equal(st.established_connection_count, 2);
+}
+
+/* Steps and jumps agree for BGP over a flapping peer (outages longer than hold_s). */
+static void
+flap_bgp_scenario(struct rz_backend *b, int64_t flap_ms, bool dpd)
+{
+	struct rz_session s;
+	struct rz_neighbor n;
+	char def[128];
+	json_t *j;
+
+	nb_init(&n, NBA, "169.254.10.1");
+	n.hold_s = 9;
+	n.keepalive_s = 3;
+	assert_int_equal(b->ops->apply_neighbor(b, &n, 500, NULL), VPN_OK);
+	sess_init(&s, SA, PEER, true);
+	s.dpd.enabled = dpd;
+	s.dpd.interval_s = 10;
+	s.dpd.retries = 2;
+	s.ike.lifetime_s = 3600;
+	s.esp.lifetime_s = 900;
+	assert_int_equal(b->ops->apply_session(b, &s, 1000, NULL), VPN_OK);
+	sess_release(&s);
+	snprintf(def, sizeof(def), "{\"faults\": {\"flap_period_ms\": %lld}}", (long long)flap_ms);
+	j = json_loads(def, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(sim_peer_define(b, PEER, j, 2345, NULL), VPN_OK);
+	json_decref(j);
+}
+
+static void
+test_bgp_flapping_jump_matches_steps(void **state)
+{
+	static const int64_t flaps[] = { 9000, 15000, 25000, 9500 };
+	size_t f, i;
+
+	(void)state;
+	for (f = 0; f < 2 * sizeof(flaps) / sizeof(flaps[0]); f++) {
+		struct rz_backend *b1 = sim_backend_new(), *b2 = sim_backend_new();
+		int64_t t = 2345;
+
+		assert_non_null(b1);
+		assert_non_null(b2);
+		flap_bgp_scenario(b1, flaps[f / 2], f % 2);
+		flap_bgp_scenario(b2, flaps[f / 2], f % 2);
+		for (i = 1; i <= 40; i++) {
+			int64_t c = 2345 + (int64_t)i * i * 7777;
+			struct rz_bgp_status x, y;
+			struct rz_session_status a, bb;
+
+			for (; t < c; t += 250)
+				b2->ops->tick(b2, t);
+			b2->ops->tick(b2, c);
+			t = c;
+			b1->ops->tick(b1, c);
+			assert_int_equal(b1->ops->bgp_status(b1, NBA, &x), VPN_OK);
+			assert_int_equal(b2->ops->bgp_status(b2, NBA, &y), VPN_OK);
+			assert_int_equal(x.state, y.state);
+			assert_int_equal(x.connection_drop_count, y.connection_drop_count);
+			assert_int_equal(x.established_connection_count,
+					 y.established_connection_count);
+			assert_int_equal(x.messages_sent, y.messages_sent);
+			assert_int_equal(x.messages_received, y.messages_received);
+			assert_int_equal(b1->ops->session_status(b1, SA, &a), VPN_OK);
+			assert_int_equal(b2->ops->session_status(b2, SA, &bb), VPN_OK);
+			assert_int_equal(a.ike, bb.ike);
+			assert_string_equal(a.fail_reason, bb.fail_reason);
+			rz_session_status_release(&a);
+			rz_session_status_release(&bb);
+			if (i == 40)
+				assert_true(x.connection_drop_count > 10);
+		}
+		b1->ops->destroy(b1);
+		b2->ops->destroy(b2);
+	}
+	/* ten years of 9 s outages (hold 9 s): 17.5M drops and reconnects, skipped by cycles */
+	{
+		struct rz_bgp_status x;
+		double t0;
+
+		flap_bgp_scenario(B, 9000, false);
+		t0 = secs();
+		O->tick(B, 3650LL * 86400 * 1000);
+		assert_true(secs() - t0 < 0.5);
+		assert_int_equal(O->bgp_status(B, NBA, &x), VPN_OK);
+		assert_true(x.connection_drop_count > 17000000);
+		assert_true(x.established_connection_count >= x.connection_drop_count);
+	}
+}
+
+/*
+ * A flapping peer and a negotiation that fails anyway (wrong PSK), or that succeeds only when a
+ * verdict falls while the peer is reachable: a ten-year jump costs a few operations, and
+ * jumps give the state that steps give.
+ */
+static void
+flap_ike_scenario(struct rz_backend *b, int64_t flap_ms, bool bad_psk, const char *path,
+		  const char *peer)
+{
+	struct rz_session s;
+	char def[128];
+	json_t *j;
+
+	snprintf(def, sizeof(def), "{\"faults\": {\"flap_period_ms\": %lld}%s}",
+		 (long long)flap_ms, bad_psk ? ", \"psk\": \"wrong\"" : "");
+	j = json_loads(def, 0, NULL);
+	assert_non_null(j);
+	assert_int_equal(sim_peer_define(b, peer, j, 777, NULL), VPN_OK);
+	json_decref(j);
+	sess_init(&s, path, peer, true);
+	s.dpd.interval_s = 1;
+	s.dpd.retries = 1;
+	assert_int_equal(b->ops->apply_session(b, &s, 1000, NULL), VPN_OK);
+	sess_release(&s);
+}
+
+static void
+test_flapping_failing_clock_jump(void **state)
+{
+	const int64_t ten_years = 3650LL * 86400 * 1000;
+	/* per = 10300: 20000 and 30000 > per; 5150 = per / 2 (the phase never moves: never
+	 * reachable at a verdict); 5000, 3000, 7777, 1: the phase wanders */
+	static const int64_t flaps[] = { 20000, 30000, 5150, 5000, 3000, 7777, 1, 10300 };
+	size_t f, i;
+	double t0;
+
+	(void)state;
+	for (f = 0; f < 2 * sizeof(flaps) / sizeof(flaps[0]); f++) {
+		struct rz_backend *b1 = sim_backend_new(), *b2 = sim_backend_new();
+		struct rz_session_status a, b;
+		int64_t t = 1000;
+
+		assert_non_null(b1);
+		assert_non_null(b2);
+		flap_ike_scenario(b1, flaps[f / 2], f % 2, SA, PEER);
+		flap_ike_scenario(b2, flaps[f / 2], f % 2, SA, PEER);
+		/* stepping (100 ms: at most one verdict per step) and jumping agree */
+		for (i = 1; i <= 30; i++) {
+			int64_t c = 1000 + (int64_t)i * i * 1733;
+
+			for (; t < c; t += 100)
+				b2->ops->tick(b2, t);
+			b2->ops->tick(b2, c);
+			t = c;
+			b1->ops->tick(b1, c);
+			assert_int_equal(b1->ops->session_status(b1, SA, &a), VPN_OK);
+			assert_int_equal(b2->ops->session_status(b2, SA, &b), VPN_OK);
+			assert_int_equal(a.ike, b.ike);
+			assert_string_equal(a.fail_reason, b.fail_reason);
+			rz_session_status_release(&a);
+			rz_session_status_release(&b);
+		}
+		b1->ops->destroy(b1);
+		b2->ops->destroy(b2);
+	}
+	/* ten years in one tick with a wrong PSK: 30M retries, skipped arithmetically */
+	flap_ike_scenario(B, 20000, true, SA, PEER);
+	flap_ike_scenario(B, 5150, false, SB, PEER2);	/* never reachable at a verdict */
+	t0 = secs();
+	O->tick(B, ten_years);
+	assert_true(secs() - t0 < 0.1);
+	assert_int_equal(view(SA, ten_years).ike == RZ_IKE_DOWN ||
+			 view(SA, ten_years).ike == RZ_IKE_NEGOTIATING, 1);
+	assert_state(SB, ten_years, RZ_IKE_DOWN, SIM_FR_TIMEOUT);
+}
+
+/* Counters saturate at INT64_MAX (NSX counters are int64): never negative, nothing refused. */
+static void
+test_counters_saturate(void **state)
+{
+	struct rz_session s;
+	struct rz_counters c;
+	struct view v;
+	uint64_t a[sizeof(c) / sizeof(uint64_t)];
+	size_t i, n = sizeof(c) / sizeof(uint64_t);
+
+	(void)state;
+	assert_int_equal(sizeof(a), sizeof(c));
+	for (i = 0; i < n; i++)
+		a[i] = (uint64_t)INT64_MAX;
+	memcpy(&c, a, sizeof(c));
+	sess_init(&s, SA, PEER, true);
+	apply_release(&s, 1000);
+	O->tick(B, 1300);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	v = view(SA, 2000);
+	memcpy(a, &v.c[0], sizeof(a));
+	for (i = 0; i < n; i++)
+		assert_int_equal(a[i], (uint64_t)INT64_MAX);	/* two INT64_MAX: no wrap to -2 */
+	/* an increment beyond int64 (the API refuses those anyway) saturates as well */
+	assert_int_equal(O->reset_counters(B, SA), VPN_OK);
+	memset(&c, 0, sizeof(c));
+	c.packets_in = 5;
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	c.packets_in = UINT64_MAX;
+	c.bytes_out = UINT64_MAX;
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 2000, NULL), VPN_OK);
+	v = view(SA, 2000);
+	assert_int_equal(v.c[0].packets_in, (uint64_t)INT64_MAX);
+	assert_int_equal(v.c[0].bytes_out, (uint64_t)INT64_MAX);
+	/* a down tunnel: packets_in goes to dropped_packets_in, saturating too */
+	define_ok(PEER, "{\"psk\": \"other\"}", 3000);
+	c.packets_in = (uint64_t)INT64_MAX - 1;
+	c.dropped_packets_in = 7;
+	c.bytes_out = 0;
+	assert_int_equal(sim_traffic(B, SA, 0, &c, 3000, NULL), VPN_OK);
+	v = view(SA, 3000);
+	assert_int_equal(v.c[0].dropped_packets_in, (uint64_t)INT64_MAX);
+}
+
+/* Secrets and ids are counted in characters and compared in full (bytes up to 4 x chars). */
+static void
+test_utf8_secrets(void **state)
+{
+	struct rz_session s;
+	char psk[2 * 128 + 1], json[1100], id[4 * 255 + 1];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < 128; i++)
+		memcpy(psk + 2 * i, "\xc3\xa9", 2);	/* é */
+	psk[256] = '\0';
+	sess_init(&s, SA, PEER, true);
+	assert_true(sizeof(s.psk) > 256);
+	snprintf(s.psk, sizeof(s.psk), "%s", psk);
+	snprintf(json, sizeof(json), "{\"psk\": \"%s\"}", psk);
+	define_ok(PEER, json, 500);
+	apply_release(&s, 1000);
+	assert_state(SA, 1300, RZ_IKE_UP, "");
+	/* the last character differs: 255 identical bytes first */
+	memcpy(json + strlen(json) - 4, "\xc3\xa8", 2);	/* è */
+	define_ok(PEER, json, 2000);
+	assert_state(SA, 2300, RZ_IKE_DOWN, SIM_FR_AUTH);
+	/* 129 characters: refused, naming the limit in characters */
+	snprintf(json, sizeof(json), "{\"psk\": \"%s\xc3\xa9\"}", psk);
+	check_invalid(json, "128 characters");
+	/* 32 x 4-byte characters is a valid BGP password; 33 is not */
+	strcpy(json, "{\"bgp\": {\"password\": \"");
+	for (i = 0; i < 32; i++)
+		strcat(json, "\xf0\x9f\x94\x91");
+	strcat(json, "\"}}");
+	define_ok(PEER, json, 3000);
+	json[strlen(json) - 3] = '\0';
+	strcat(json, "x\"}}");
+	check_invalid(json, "32 characters");
+	/* a 255-character local_id of 2-byte characters is compared in full */
+	for (i = 0; i < 255; i++)
+		memcpy(id + 2 * i, "\xc3\xa9", 2);
+	id[510] = '\0';
+	sess_init(&s, SB, PEER2, true);
+	snprintf(s.peer_id, sizeof(s.peer_id), "%s", id);
+	apply_release(&s, 4000);
+	snprintf(json, sizeof(json), "{\"local_id\": \"%s\"}", id);
+	define_ok(PEER2, json, 4000);
+	assert_state(SB, 4300, RZ_IKE_UP, "");
+	id[508] = 'x';
+	id[509] = '\0';
+	snprintf(json, sizeof(json), "{\"local_id\": \"%s\"}", id);
+	define_ok(PEER2, json, 5000);
+	assert_state(SB, 5300, RZ_IKE_DOWN, SIM_FR_AUTH);
+}
+
 int
 main(void)
 {
@@ -1867,6 +2307,15 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_define_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_get_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_dead_peer_dpd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_dead_peer_no_dpd, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_outage_shorter_than_hold, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_reconnect_tunnel_up, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bgp_flapping_jump_matches_steps, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_flapping_failing_clock_jump, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_counters_saturate, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_utf8_secrets, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("sim", tests, NULL, NULL);
