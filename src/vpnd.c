@@ -26,6 +26,7 @@
 #include "model/model.h"
 #include "realize/rz.h"
 #include "realize/sim.h"
+#include "realize/strongswan.h"
 #include "schema/schema.h"
 #include "store/store.h"
 #include "tls/cert.h"
@@ -52,6 +53,10 @@ struct opts {
 	int64_t token_ttl;
 	bool no_emulator;
 	const char *advertise;		/* the SDDC networks announced to BGP peers */
+	bool real;			/* --mode real: the strongswan backend */
+	const char *netns;		/* real mode: network namespace of charon and bird */
+	uint32_t local_as;		/* real mode: BIRD's local AS */
+	const char *router_id;		/* real mode: BIRD's router id (default --public-ip) */
 };
 
 /* The subcommand table (wireguard-tools style): `vpnd NAME ...` runs cmd(argc - 1, argv + 1). */
@@ -93,6 +98,11 @@ usage(FILE *f)
 		"  --advertise CIDRS      SDDC networks announced to BGP neighbors (appliance,\n"
 		"                         infrastructure, compute; default 10.2.0.0/24,10.2.32.0/20,\n"
 		"                         192.168.1.0/24)\n"
+		"  --mode emulated|real   emulated (default): simulated peers (sim backend); real:\n"
+		"                         supervise own charon + bird (run dir DATA/real; root)\n"
+		"  --netns NAME           real mode: run charon and bird in /run/netns/NAME\n"
+		"  --local-as N           real mode: BGP local AS (default 65000)\n"
+		"  --router-id IP         real mode: BGP router id (default: --public-ip)\n"
 		"  --version, --help\n"
 		"subcommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
@@ -133,6 +143,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "token-ttl", required_argument, NULL, 'E' },
 		{ "no-emulator", no_argument, NULL, 'N' },
 		{ "advertise", required_argument, NULL, 'A' },
+		{ "mode", required_argument, NULL, 'M' },
+		{ "netns", required_argument, NULL, 'n' },
+		{ "local-as", required_argument, NULL, 'a' },
+		{ "router-id", required_argument, NULL, 'r' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -156,6 +170,21 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'U': o->public_url = optarg; break;
 		case 'N': o->no_emulator = true; break;
 		case 'A': o->advertise = optarg; break;
+		case 'n': o->netns = optarg; break;
+		case 'r': o->router_id = optarg; break;
+		case 'M':
+			if (strcmp(optarg, "emulated") && strcmp(optarg, "real")) {
+				fprintf(stderr, "vpnd: --mode must be emulated or real\n");
+				return 2;
+			}
+			o->real = !strcmp(optarg, "real");
+			break;
+		case 'a':
+			if (!util_parse_asn(optarg, &o->local_as) || o->local_as == 0) {
+				fprintf(stderr, "vpnd: --local-as must be an AS number 1..4294967295\n");
+				return 2;
+			}
+			break;
 		case 'E':
 			if (!parse_uint(optarg, 366 * 86400, &v) || v < 1) {
 				fprintf(stderr, "vpnd: --token-ttl must be 1..31622400 seconds\n");
@@ -209,6 +238,10 @@ parse_opts(int argc, char **argv, struct opts *o)
 	}
 	if (!o->tls_cert != !o->tls_key) {
 		fprintf(stderr, "vpnd: --tls-cert and --tls-key go together (give both or neither)\n");
+		return 2;
+	}
+	if (!o->real && (o->netns || o->router_id)) {
+		fprintf(stderr, "vpnd: --netns and --router-id need --mode real\n");
 		return 2;
 	}
 	return 0;
@@ -377,7 +410,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
 			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false,
-			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24" };
+			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24", false, NULL, 65000, NULL };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -479,10 +512,29 @@ main(int argc, char **argv)
 	}
 	rc_cfg.advertise = nets;
 	rc_cfg.nadvertise = (size_t)nnets;
-	be = sim_backend_new();
-	if (!be) {
-		log_error("realize: out of memory");
-		goto out;
+	if (o.real) {
+		/* the daemons are tied to this (main) thread, which lives until shutdown */
+		struct ss_backend_config sc = { 0 };
+		char rundir[4096];
+
+		snprintf(rundir, sizeof(rundir), "%s/real", o.data);
+		sc.run_dir = rundir;
+		sc.netns = o.netns;
+		sc.public_ip = o.public_ip;
+		sc.private_ip = o.private_ip;
+		sc.local_as = o.local_as;
+		sc.router_id = o.router_id;
+		be = ss_backend_new(&sc, &err);
+		if (!be) {
+			log_error("realize (real mode): %s", err.msg);
+			goto out;
+		}
+	} else {
+		be = sim_backend_new();
+		if (!be) {
+			log_error("realize: out of memory");
+			goto out;
+		}
 	}
 	if (rz_start(&rz, m, be, &rc_cfg, &err)) {	/* owns the backend from here */
 		log_error("realize: %s", err.msg);
@@ -493,6 +545,7 @@ main(int argc, char **argv)
 	ac.sddc_id = sddc;
 	ac.public_url = o.public_url;
 	ac.emulator = !o.no_emulator;
+	ac.real_mode = o.real;
 	if (api_new(&a, m, au, rz, &ac)) {
 		log_error("api: out of memory");
 		goto out;

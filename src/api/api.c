@@ -1375,6 +1375,9 @@ static bool
 handle_emulator(struct api *a, const struct api_req *rq, const struct route *r,
 		const char *caps[], struct api_resp *out)
 {
+	if (a->cfg.real_mode && r->h != H_CLOCK)
+		return respond_errf(out, VPN_E_INVALID, NSX_EC_INVALID,
+				    "only in emulated mode (vpnd runs with --mode real)");
 	switch (r->h) {
 	case H_CLOCK:
 		return h_clock(a, rq, out);

@@ -59,6 +59,7 @@ struct api_config {
 	const char *sddc_name;
 	const char *public_url;		/* base URL clients reach us at; NULL = from Host */
 	bool emulator;			/* serve /emulator/api/v1 (admin only) */
+	bool real_mode;			/* real backend: emulator peers/traffic answer 400 */
 };
 
 enum vpn_err api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,

@@ -33,6 +33,7 @@ struct realized {
 struct filters {
 	char *path;			/* the neighbor */
 	struct pl_list *in, *out;
+	json_t *in_json, *out_json;	/* the lists' "prefixes", for rendering backends */
 };
 
 struct qitem {
@@ -340,18 +341,22 @@ filter_path(const json_t *doc, const char *dir)
 }
 
 static enum vpn_err
-compile_filter(struct rz *rz, const char *pl_path, struct pl_list **out, struct vpn_error *err)
+compile_filter(struct rz *rz, const char *pl_path, struct pl_list **out, json_t **json_out,
+	       struct vpn_error *err)
 {
 	json_t *pl;
 	enum vpn_err rc;
 
 	*out = NULL;
+	*json_out = NULL;
 	if (!pl_path)
 		return VPN_OK;
 	pl = get_obj(rz, pl_path, false);
 	if (!pl)
 		return vpn_error_set(err, VPN_E_INVALID, 0, "prefix list %s is missing", pl_path);
 	rc = pl_compile(json_object_get(pl, "prefixes"), out, err);
+	if (!rc)
+		*json_out = json_incref(json_object_get(pl, "prefixes"));
 	json_decref(pl);
 	return rc;
 }
@@ -388,11 +393,14 @@ derive_neighbor(struct rz *rz, const char *path, struct rz_neighbor *n, struct f
 	bgp = get_obj(rz, "/infra/tier-0s/vmc/locale-services/default/bgp", false);
 	if (!util_parse_asn(jstr(bgp, "local_as_num"), &n->local_as))
 		n->local_as = 65000;
-	rc = compile_filter(rz, filter_path(doc, "in_route_filters"), &f->in, err);
+	rc = compile_filter(rz, filter_path(doc, "in_route_filters"), &f->in, &f->in_json, err);
 	if (!rc)
-		rc = compile_filter(rz, filter_path(doc, "out_route_filters"), &f->out, err);
+		rc = compile_filter(rz, filter_path(doc, "out_route_filters"), &f->out,
+				    &f->out_json, err);
 	n->in_filter = f->in;
 	n->out_filter = f->out;
+	n->in_prefixes = f->in_json;
+	n->out_prefixes = f->out_json;
 	n->advertise = rz->advertise;
 	n->nadvertise = rz->cfg.nadvertise;
 out:
@@ -462,6 +470,8 @@ filters_free(struct filters *f)
 		return;
 	pl_free(f->in);
 	pl_free(f->out);
+	json_decref(f->in_json);
+	json_decref(f->out_json);
 	free(f->path);
 	free(f);
 }

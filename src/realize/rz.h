@@ -22,6 +22,7 @@
 
 struct model;
 struct pl_list;
+struct json_t;
 
 /* ---- algorithm sets (bit masks), shared by the engine and every backend ---- */
 enum rz_enc {
@@ -110,6 +111,10 @@ struct rz_neighbor {
 	int64_t hold_s;
 	const struct pl_list *in_filter;	/* NULL: accept all; owned by the engine */
 	const struct pl_list *out_filter;
+	/* the same lists as PrefixList "prefixes" JSON (NULL: none), for backends that render
+	 * them (bird.c); borrowed, owned by the engine alongside the compiled lists */
+	const struct json_t *in_prefixes;
+	const struct json_t *out_prefixes;
 	size_t nadvertise;			/* the SDDC's networks, before out_filter */
 	const struct netprefix *advertise;
 };
