@@ -346,6 +346,12 @@ render_neighbor(const struct bird_cfg *cfg, const struct bird_neighbor *n, const
 	if (!rc)
 		rc = n->multihop ? buf_addf(o, "\tmultihop %u;\n", n->multihop)
 				 : buf_adds(o, "\tdirect;\n");
+	/* the recipe's timers: BIRD's defaults (connect delay 5 s, retry 120 s, error wait
+	 * 60..300 s) delay the first session by ~4 s and a re-connect after the tunnel flapped
+	 * by minutes; these give ESTABLISHED ~1 s after the VTI is reachable */
+	if (!rc)
+		rc = buf_adds(o, "\tconnect delay time 1;\n\tconnect retry time 2;\n"
+			      "\terror wait time 1, 10;\n");
 	if (!rc && n->hold_s)
 		rc = buf_addf(o, "\thold time %lld;\n", (long long)n->hold_s);
 	if (!rc && n->keepalive_s)

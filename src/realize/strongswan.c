@@ -52,7 +52,9 @@ struct ss_sess {
 	struct rz_session s;		/* copy; s.tunnels owned */
 	char conn[SS_NAME_MAX];
 	bool conn_loaded, shared_loaded;
-	char *loaded_conf;		/* the encoded load-conn message last loaded (no secrets) */
+	char *loaded_conf;		/* the encoded load-conn message last loaded (no secrets;
+					   binary: holds NUL bytes, length in loaded_len) */
+	size_t loaded_len;
 	char loaded_psk[RZ_PSK_BYTES];
 	size_t nip;
 	struct ss_ipobj *ip;		/* owned */
@@ -95,6 +97,7 @@ struct ss_backend {
 };
 
 static const struct rz_backend_ops ss_ops;
+static void bird_resync(struct ss_backend *b, const char *why);
 
 /* ---------------------------------------------------------------------------------------- */
 /* `ip` without a shell */
@@ -456,7 +459,7 @@ sess_sync(struct ss_backend *b, struct ss_sess *ss, bool force, struct vpn_error
 		goto out;
 	}
 	/* unchanged: nothing to do (a re-derivation must not drop established SAs) */
-	if (ss->conn_loaded && ss->loaded_conf && enc.len == strlen(ss->loaded_conf) &&
+	if (ss->conn_loaded && ss->loaded_conf && enc.len == ss->loaded_len &&
 	    !memcmp(ss->loaded_conf, conf, enc.len) && !strcmp(ss->loaded_psk, ss->s.psk))
 		goto out;
 	if (ss->conn_loaded) {
@@ -488,6 +491,7 @@ sess_sync(struct ss_backend *b, struct ss_sess *ss, bool force, struct vpn_error
 	ss->conn_loaded = true;
 	free(ss->loaded_conf);
 	ss->loaded_conf = conf;
+	ss->loaded_len = enc.len;
 	conf = NULL;
 	snprintf(ss->loaded_psk, sizeof(ss->loaded_psk), "%s", ss->s.psk);
 	ss->fail[0] = '\0';
@@ -519,7 +523,9 @@ ss_apply_session(struct rz_backend *rb, const struct rz_session *s, int64_t now,
 	struct ss_sess *ss = hmap_get(&b->sessions, s->path);
 	struct rz_selector *tun = NULL;
 	struct rz_counters *base = NULL;
-	bool fresh = !ss;
+	struct netprefix vti_before;
+	bool fresh = !ss, had_vti;
+	enum vpn_err rc;
 
 	(void)now;
 	if (s->ntunnels) {
@@ -553,13 +559,21 @@ ss_apply_session(struct rz_backend *rb, const struct rz_session *s, int64_t now,
 			    !memcmp(&ss->s.tunnels[i].peer, &s->tunnels[i].peer,
 				    sizeof(s->tunnels[i].peer)))
 				base[i] = ss->base[i];
+	had_vti = !fresh && ss->s.route_based && ss->s.has_vti;
+	vti_before = ss->s.vti;
 	free(ss->s.tunnels);
 	free(ss->base);
 	explicit_bzero(ss->s.psk, sizeof(ss->s.psk));
 	ss->s = *s;
 	ss->s.tunnels = tun;
 	ss->base = base;
-	return sess_sync(b, ss, false, err);
+	rc = sess_sync(b, ss, false, err);
+	/* a neighbor applied before this session peers from the VTI only after a re-render */
+	if (had_vti != (ss->s.route_based && ss->s.has_vti) ||
+	    (had_vti && (vti_before.len != ss->s.vti.len ||
+			 netaddr_cmp(&vti_before.addr, &ss->s.vti.addr))))
+		bird_resync(b, ss->path);
+	return rc;
 }
 
 static void
@@ -573,6 +587,8 @@ ss_remove_session(struct rz_backend *rb, const char *path, int64_t now)
 		return;
 	vici_up(b, NULL);
 	sess_unload(b, ss);
+	if (ss->s.route_based && ss->s.has_vti)
+		bird_resync(b, path);	/* its VTI address is gone: stop peering from it */
 	sess_free(ss);
 }
 
@@ -863,6 +879,22 @@ out:
 	buf_release(&text);
 	free(nv);
 	return rc;
+}
+
+/*
+ * Re-render BIRD after a route-based session's VTI changed (a neighbor inside the VTI subnet
+ * peers from the VTI address). The session itself is realized either way: only logged.
+ */
+static void
+bird_resync(struct ss_backend *b, const char *why)
+{
+	struct vpn_error e;
+
+	if (!b->nbrs.used)
+		return;
+	vpn_error_clear(&e);
+	if (bird_sync(b, &e))
+		log_warn("strongswan: reconfiguring bird for %s: %s", why, e.msg);
 }
 
 static enum vpn_err

@@ -6,12 +6,19 @@
  *     respond-only, A initiator): IKE UP and the tunnel UP on both within 10 s;
  *     reset_counters; a changed PSK on A: DOWN with "Authentication failed"; remove_session:
  *     NOT_FOUND and nothing left in charon (list-sas, list-conns);
- *   - a route-based session (VTI 169.254.77.1/30 <-> .2/30 on ipsec0) plus a BGP neighbor on
- *     each side (AS 65001 <-> 65002): both ESTABLISHED, routes readable; remove undoes the VTI.
+ *   - a route-based session on each side (one 0/0 child; VTI 169.254.151.2/30 on A's ipsec0,
+ *     .1/30 on B's; A initiator, B respond-only) plus a BGP neighbor on each side at the other's
+ *     VTI address (A AS 65000 <-> B AS 65001); A announces 10.91.0.0/24 and 10.93.0.0/24, B
+ *     10.92.0.0/24; B's in-filter is a prefix list DENY 10.93.0.0/24, PERMIT ANY. Expected: IKE
+ *     and tunnel UP and BGP ESTABLISHED on both; B learned 10.91.0.0/24 (in its kernel table via
+ *     ipsec0) but not 10.93.0.0/24; A learned 10.92.0.0/24; advertised routes list each side's
+ *     networks. Then charon on A is killed (SIGKILL by PID): tick restarts it and reloads the
+ *     session (VTI address included), the session comes UP again and BGP re-establishes;
+ *     removing sessions and neighbors takes the VTI address and the learned routes away.
  *
  * Skips (exit 0, reason printed) unless root with charon, bird and ip installed and `ip netns
  * add` working. Cleans up on every path: backends destroyed (daemons stopped by PID), namespaces
- * deleted, temp dir removed; a 60 s alarm does the same with async-signal-safe calls.
+ * deleted, temp dir removed; a 120 s alarm does the same with async-signal-safe calls.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -45,6 +52,8 @@
 #define BIRD "/usr/sbin/bird"
 #define RM "/bin/rm"
 #define PSK "vpnd-test-psk-0123456789abcdef"
+#define PB_PATH "/infra/tier-0s/vmc/locale-services/default/ipsec-vpn-services/default/" \
+		"sessions/pb1"
 
 static struct {
 	char skip[256];
@@ -203,7 +212,7 @@ group_setup(void **state)
 		return 0;
 	}
 	signal(SIGALRM, on_alarm);
-	alarm(60);
+	alarm(120);
 	util_random(&rnd, sizeof(rnd));
 	for (i = 0; i < 2; i++) {
 		snprintf(G.ns[i], sizeof(G.ns[i]), "vpnd-ss%c-%d-%04x", 'a' + i, (int)getpid(), rnd);
@@ -230,7 +239,9 @@ group_setup(void **state)
 		    ipns(i, "link", "set", "lo", "up", NULL, NULL) ||
 		    /* kernel-libipsec installs each policy's route with a source address from the
 		     * local selector: the gateway needs an address in its inside subnet */
-		    ipns(i, "addr", "add", i ? "10.92.0.1/24" : "10.91.0.1/24", "dev", "lo", NULL))
+		    ipns(i, "addr", "add", i ? "10.92.0.1/24" : "10.91.0.1/24", "dev", "lo", NULL) ||
+		    /* a second network of A, denied by B's in-filter in the route-based test */
+		    (!i && ipns(i, "addr", "add", "10.93.0.1/24", "dev", "lo", NULL)))
 			goto broken;
 	snprintf(G.dir, sizeof(G.dir), "/tmp/vpnd-ss-XXXXXX");
 	if (!mkdtemp(G.dir)) {
@@ -243,7 +254,7 @@ group_setup(void **state)
 		cfg.run_dir = G.run[i];
 		cfg.netns = G.ns[i];
 		cfg.public_ip = i ? "10.99.0.2" : "10.99.0.1";
-		cfg.local_as = i ? 65002 : 65001;
+		cfg.local_as = i ? 65001 : 65000;
 		vpn_error_clear(&err);
 		G.b[i] = ss_backend_new(&cfg, &err);
 		if (!G.b[i]) {
@@ -310,7 +321,7 @@ session_init(struct rz_session *s, struct rz_selector *tun, int side, const char
 	if (route_based) {
 		assert_true(netprefix_parse("0.0.0.0/0", &tun->local));
 		assert_true(netprefix_parse("0.0.0.0/0", &tun->peer));
-		assert_true(netaddr_parse(side ? "169.254.77.2" : "169.254.77.1", &s->vti.addr));
+		assert_true(netaddr_parse(side ? "169.254.151.1" : "169.254.151.2", &s->vti.addr));
 		s->vti.len = 30;
 		s->has_vti = true;
 	} else {
@@ -398,17 +409,47 @@ charon_has(int side, const char *path)
 	return c.n;
 }
 
+static enum vpn_err
+uid_cb(void *arg, const char *event, const struct vici_msg *msg)
+{
+	struct count *c = arg;
+	const struct vici_node *ike = vici_node_child(vici_root(msg), c->conn);
+	const struct vici_node *u = ike ? vici_node_child(ike, "uniqueid") : NULL;
+	const char *v = u ? vici_node_value(u, NULL) : NULL;
+
+	(void)event;
+	if (v)
+		c->n = atoi(v);
+	return VPN_OK;
+}
+
+/* The unique id of charon's IKE_SA for session @path on @side (0: none). */
+static int
+ike_uniqueid(int side, const char *path)
+{
+	char sock[256], conn[SS_NAME_MAX];
+	struct vici_conn *vc = NULL;
+	struct count c = { conn, 0 };
+
+	ss_conn_name(path, conn);
+	snprintf(sock, sizeof(sock), "%s/charon.vici", G.run[side]);
+	assert_int_equal(vici_connect(sock, &vc, NULL), VPN_OK);
+	assert_int_equal(vici_list_sas(vc, conn, uid_cb, &c, 5000, NULL), VPN_OK);
+	vici_close(vc);
+	return c.n;
+}
+
 static void
 test_policy_based(void **state)
 {
-	static const char *path = "/infra/tier-0s/vmc/locale-services/default/ipsec-vpn-services/"
-				  "default/sessions/pb1";
+	static const char *path = PB_PATH;
 	struct rz_session s;
 	struct rz_selector tun;
 	struct rz_session_status st;
 	struct vpn_error err;
 	int64_t t0, end;
 	bool auth = false;
+	int uid;
 
 	(void)state;
 	if (G.skip[0])
@@ -422,11 +463,14 @@ test_policy_based(void **state)
 	assert_true(wait_up(path, 10000));
 	fprintf(stderr, "    policy-based: IKE and tunnel UP on both sides %lld ms after apply\n",
 		(long long)(mono_ms() - t0));
-	/* applying the same intent again keeps the SAs */
+	/* applying the same intent again keeps the SAs (same IKE_SA in charon) */
+	uid = ike_uniqueid(0, path);
+	assert_true(uid > 0);
 	assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
 	assert_int_equal(status_of(0, path, &st), VPN_OK);
 	assert_int_equal(st.ike, RZ_IKE_UP);
 	rz_session_status_release(&st);
+	assert_int_equal(ike_uniqueid(0, path), uid);
 	assert_int_equal(G.b[0]->ops->reset_counters(G.b[0], path), VPN_OK);
 	assert_int_equal(status_of(0, path, &st), VPN_OK);
 	assert_int_equal(st.tunnels[0].c.packets_in, 0);
@@ -457,11 +501,251 @@ test_policy_based(void **state)
 	assert_int_equal(charon_has(1, path), 0);
 }
 
+/* ---- route-based + BGP ---- */
+
+static void
+neighbor_init(struct rz_neighbor *n, int side, const char *path, struct netprefix *adv,
+	      size_t *nadv, json_t *in_prefixes)
+{
+	const char *peer = side ? "169.254.151.2" : "169.254.151.1";
+
+	memset(n, 0, sizeof(*n));
+	snprintf(n->path, sizeof(n->path), "%s", path);
+	snprintf(n->id, sizeof(n->id), "%s", side ? "to-sddc-a" : "to-sddc-b");
+	assert_true(netaddr_parse(peer, &n->addr));
+	snprintf(n->addr_text, sizeof(n->addr_text), "%s", peer);
+	n->remote_as = side ? 65000 : 65001;
+	snprintf(n->remote_as_text, sizeof(n->remote_as_text), "%u", (unsigned)n->remote_as);
+	n->local_as = side ? 65001 : 65000;
+	n->enabled = true;
+	n->keepalive_s = 3;
+	n->hold_s = 9;
+	n->in_prefixes = in_prefixes;
+	*nadv = 0;
+	if (side) {
+		assert_true(netprefix_parse("10.92.0.0/24", &adv[(*nadv)++]));
+	} else {
+		assert_true(netprefix_parse("10.91.0.0/24", &adv[(*nadv)++]));
+		assert_true(netprefix_parse("10.93.0.0/24", &adv[(*nadv)++]));
+	}
+	n->nadvertise = *nadv;
+	n->advertise = adv;
+}
+
+static enum rz_bgp_state
+bgp_state(int side, const char *path)
+{
+	struct rz_bgp_status st;
+
+	G.b[side]->ops->tick(G.b[side], 0);
+	assert_int_equal(G.b[side]->ops->bgp_status(G.b[side], path, &st), VPN_OK);
+	return st.state;
+}
+
+static bool
+has_route(int side, const char *path, bool advertised, const char *net)
+{
+	struct netprefix want;
+	struct rz_route *r = NULL;
+	size_t n = 0, i;
+	bool found = false;
+
+	assert_true(netprefix_parse(net, &want));
+	assert_int_equal(G.b[side]->ops->routes(G.b[side], path, advertised, &r, &n), VPN_OK);
+	for (i = 0; i < n; i++)
+		if (r[i].net.len == want.len && !netaddr_cmp(&r[i].net.addr, &want.addr))
+			found = true;
+	free(r);
+	return found;
+}
+
+/* The file @name in @side's run directory has a line containing @needle. */
+static bool
+file_has(int side, const char *name, const char *needle)
+{
+	char path[256], line[512];
+	bool hit = false;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", G.run[side], name);
+	f = fopen(path, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			hit = true;
+	fclose(f);
+	return hit;
+}
+
+/* `ip -n NS -4 OBJ show ARGS` of @side contains @needle. */
+static bool
+ip_shows(int side, const char *obj, const char *arg, const char *needle)
+{
+	char cmd[512], line[512];
+	bool hit = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s -n %s -4 %s show %s 2>/dev/null", G.ip, G.ns[side], obj,
+		 arg);
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			hit = true;
+	pclose(f);
+	return hit;
+}
+
+/* Poll (ticking both backends) until BGP is ESTABLISHED on both sides and the routes arrived. */
+static bool
+wait_bgp(const char *nbr_path, int ms)
+{
+	int64_t end = mono_ms() + ms;
+	enum rz_bgp_state a, c;
+
+	do {
+		a = bgp_state(0, nbr_path);
+		c = bgp_state(1, nbr_path);
+		if (a == RZ_BGP_ESTABLISHED && c == RZ_BGP_ESTABLISHED &&
+		    has_route(0, nbr_path, false, "10.92.0.0/24") &&
+		    has_route(1, nbr_path, false, "10.91.0.0/24"))
+			return true;
+		sleep_ms(100);
+	} while (mono_ms() < end);
+	fprintf(stderr, "    BGP not up: A %s, B %s\n", rz_bgp_state_name(a), rz_bgp_state_name(c));
+	return false;
+}
+
+static void
+test_route_based_bgp(void **state)
+{
+	static const char *path = "/infra/tier-0s/vmc/locale-services/default/ipsec-vpn-services/"
+				  "default/sessions/rb1";
+	static const char *nbr = "/infra/tier-0s/vmc/locale-services/default/bgp/neighbors/vti1";
+	struct rz_session s;
+	struct rz_selector tun;
+	struct rz_neighbor n;
+	struct netprefix adv[2];
+	struct vpn_error err;
+	json_t *deny;
+	size_t nadv;
+	int64_t t0, t1, end;
+	int old_pid = 0, new_pid = 0, uid, i;
+	bool ok = false;
+
+	(void)state;
+	if (G.skip[0])
+		skip();
+	/* independent of how test_policy_based ended */
+	for (i = 0; i < 2; i++)
+		G.b[i]->ops->remove_session(G.b[i], PB_PATH, 0);
+	vpn_error_clear(&err);
+	deny = json_pack("[{s:s, s:s}, {s:s, s:s}]", "network", "10.93.0.0/24", "action", "DENY",
+			 "network", "ANY", "action", "PERMIT");
+	assert_non_null(deny);
+
+	/* both orders the engine may use: B gets its neighbor before the session, A after */
+	t0 = mono_ms();
+	neighbor_init(&n, 1, nbr, adv, &nadv, deny);
+	if (G.b[1]->ops->apply_neighbor(G.b[1], &n, 0, &err) != VPN_OK)
+		fail_msg("B apply_neighbor: %s", err.msg);
+	session_init(&s, &tun, 1, path, true, RZ_INIT_RESPOND_ONLY, PSK);
+	assert_int_equal(G.b[1]->ops->apply_session(G.b[1], &s, 0, &err), VPN_OK);
+	session_init(&s, &tun, 0, path, true, RZ_INIT_INITIATOR, PSK);
+	assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
+	neighbor_init(&n, 0, nbr, adv, &nadv, NULL);
+	if (G.b[0]->ops->apply_neighbor(G.b[0], &n, 0, &err) != VPN_OK)
+		fail_msg("A apply_neighbor: %s", err.msg);
+	/* BGP over the VTI peers from the VTI address, as in the recipe */
+	assert_true(file_has(0, "bird.conf", "local 169.254.151.2 as 65000;"));
+	assert_true(file_has(1, "bird.conf", "local 169.254.151.1 as 65001;"));
+	assert_true(wait_up(path, 15000));
+	t1 = mono_ms();
+	fprintf(stderr, "    route-based: IKE and tunnel UP on both sides %lld ms after apply\n",
+		(long long)(t1 - t0));
+	assert_true(ip_shows(0, "addr", "dev ipsec0", "169.254.151.2/30"));
+	assert_true(ip_shows(1, "addr", "dev ipsec0", "169.254.151.1/30"));
+	assert_true(wait_bgp(nbr, 15000));
+	fprintf(stderr, "    BGP ESTABLISHED on both sides, routes exchanged %lld ms after apply\n",
+		(long long)(mono_ms() - t0));
+	/* B's in-filter: 10.91.0.0/24 permitted, 10.93.0.0/24 denied */
+	assert_true(has_route(1, nbr, false, "10.91.0.0/24"));
+	assert_false(has_route(1, nbr, false, "10.93.0.0/24"));
+	assert_true(has_route(0, nbr, false, "10.92.0.0/24"));
+	assert_false(has_route(0, nbr, false, "10.91.0.0/24"));
+	assert_true(has_route(0, nbr, true, "10.91.0.0/24"));
+	assert_true(has_route(0, nbr, true, "10.93.0.0/24"));
+	assert_true(has_route(1, nbr, true, "10.92.0.0/24"));
+	assert_false(has_route(1, nbr, true, "10.91.0.0/24"));
+	/* learned routes reach the kernel through the tunnel interface (BIRD's kernel export) */
+	end = mono_ms() + 5000;
+	do {
+		ok = ip_shows(1, "route", "10.91.0.0/24", "via 169.254.151.2 dev ipsec0") &&
+		     ip_shows(0, "route", "10.92.0.0/24", "via 169.254.151.1 dev ipsec0");
+		if (!ok)
+			sleep_ms(100);
+	} while (!ok && mono_ms() < end);
+	assert_true(ok);
+	assert_false(ip_shows(1, "route", "10.93.0.0/24", "ipsec0"));
+	/* re-applying the same intent keeps the IKE_SA */
+	uid = ike_uniqueid(0, path);
+	assert_true(uid > 0);
+	assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
+	assert_int_equal(ike_uniqueid(0, path), uid);
+
+	/* charon on A dies: tick restarts it and loads the session again */
+	ss_backend_pids(G.b[0], &old_pid, NULL);
+	assert_true(old_pid > 0);
+	assert_int_equal(kill(old_pid, SIGKILL), 0);
+	t0 = mono_ms();
+	end = t0 + 15000;
+	do {
+		G.b[0]->ops->tick(G.b[0], 0);
+		ss_backend_pids(G.b[0], &new_pid, NULL);
+		if (new_pid > 0 && new_pid != old_pid)
+			break;
+		sleep_ms(50);
+	} while (mono_ms() < end);
+	remember_pids();
+	assert_true(new_pid > 0 && new_pid != old_pid);
+	fprintf(stderr, "    charon on A killed (pid %d), restarted as pid %d in %lld ms\n",
+		old_pid, new_pid, (long long)(mono_ms() - t0));
+	assert_true(wait_up(path, 15000));
+	fprintf(stderr, "    route-based session UP again %lld ms after the kill\n",
+		(long long)(mono_ms() - t0));
+	assert_true(ip_shows(0, "addr", "dev ipsec0", "169.254.151.2/30"));
+	assert_true(wait_bgp(nbr, 30000));
+	fprintf(stderr, "    BGP ESTABLISHED again %lld ms after the kill\n",
+		(long long)(mono_ms() - t0));
+
+	/* remove: the VTI address and the learned routes go away */
+	for (i = 0; i < 2; i++) {
+		G.b[i]->ops->remove_neighbor(G.b[i], nbr, 0);
+		G.b[i]->ops->remove_session(G.b[i], path, 0);
+	}
+	assert_int_equal(charon_has(0, path), 0);
+	assert_int_equal(charon_has(1, path), 0);
+	assert_false(ip_shows(0, "addr", "dev ipsec0", "169.254.151.2/30"));
+	assert_false(ip_shows(1, "addr", "dev ipsec0", "169.254.151.1/30"));
+	end = mono_ms() + 5000;
+	do {
+		ok = !ip_shows(1, "route", "10.91.0.0/24", "ipsec0") &&
+		     !ip_shows(0, "route", "10.92.0.0/24", "ipsec0");
+		if (!ok)
+			sleep_ms(100);
+	} while (!ok && mono_ms() < end);
+	assert_true(ok);
+	json_decref(deny);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_based),
+		cmocka_unit_test(test_route_based_bgp),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
