@@ -37,6 +37,7 @@
 #include "realize/vici.h"
 
 #define SS_VICI_TIMEOUT_MS 5000
+#define SS_RETRY_MS 10000		/* an INITIATOR without an IKE_SA initiates again */
 #define SS_BIRD_TIMEOUT_MS 3000
 #define SS_IP_TIMEOUT_MS 5000
 #define SS_TUN_DEV "ipsec0"
@@ -60,6 +61,7 @@ struct ss_sess {
 	struct ss_ipobj *ip;		/* owned */
 	struct rz_counters *base;	/* per tunnel; reset baselines (raw charon counters) */
 	char fail[160];			/* last failure charon logged for this IKE_SA */
+	int64_t next_retry_ms;		/* wall clock: next check of an INITIATOR's IKE_SA */
 };
 
 struct ss_nbr {
@@ -489,6 +491,7 @@ sess_sync(struct ss_backend *b, struct ss_sess *ss, bool force, struct vpn_error
 	if ((rc = load_msg(b, "load-conn", conn, err)))
 		goto out;
 	ss->conn_loaded = true;
+	ss->next_retry_ms = util_now_ms() + SS_RETRY_MS;	/* start_action=start tries first */
 	free(ss->loaded_conf);
 	ss->loaded_conf = conf;
 	ss->loaded_len = enc.len;
@@ -1164,6 +1167,41 @@ reload_all(struct ss_backend *b)
 	}
 }
 
+/*
+ * charon's start_action=start initiates once, when the connection is loaded: if the peer was
+ * not ready then (configured after us, unreachable, refusing), nothing tries again. NSX keeps
+ * an INITIATOR session trying, as the sim does: every SS_RETRY_MS, a session with no IKE_SA at
+ * all is initiated again (asynchronously: charon returns at once).
+ */
+static void
+retry_initiators(struct ss_backend *b)
+{
+	int64_t wall = util_now_ms();
+	size_t pos = 0;
+	void *val;
+
+	while (hmap_next(&b->sessions, &pos, NULL, &val)) {
+		struct ss_sess *ss = val;
+		struct raw_status rs = { 0 };
+		char child[SS_NAME_MAX];
+		size_t n = ss->s.ntunnels;
+
+		if (!ss->s.enabled || ss->s.initiation != RZ_INIT_INITIATOR || !ss->conn_loaded ||
+		    !n || wall < ss->next_retry_ms)
+			continue;
+		ss->next_retry_ms = wall + SS_RETRY_MS;
+		rs.up = calloc(n, sizeof(*rs.up));
+		rs.c = calloc(n, sizeof(*rs.c));
+		if (rs.up && rs.c && !raw_fetch(b, ss, &rs, NULL) && rs.ike == RZ_IKE_DOWN) {
+			ss_child_name(ss->conn, &ss->s, 0, child);
+			if (vici_initiate(b->vc, child, ss->conn, -1, SS_VICI_TIMEOUT_MS, NULL))
+				log_debug("strongswan: initiating %s again failed", ss->path);
+		}
+		free(rs.up);
+		free(rs.c);
+	}
+}
+
 static void
 ss_tick(struct rz_backend *rb, int64_t now)
 {
@@ -1199,6 +1237,7 @@ ss_tick(struct rz_backend *rb, int64_t now)
 	if (!b->ve && proc_alive(b->charon))
 		vici_up(b, NULL);
 	drain_events(b);
+	retry_initiators(b);
 }
 
 /* ---------------------------------------------------------------------------------------- */
