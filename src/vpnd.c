@@ -57,6 +57,7 @@ struct opts {
 	const char *netns;		/* real mode: network namespace of charon and bird */
 	uint32_t local_as;		/* real mode: BIRD's local AS */
 	const char *router_id;		/* real mode: BIRD's router id (default --public-ip) */
+	bool kernel_xfrm;		/* real mode: kernel ESP instead of kernel-libipsec (untested) */
 };
 
 /* The subcommand table (wireguard-tools style): `vpnd NAME ...` runs cmd(argc - 1, argv + 1). */
@@ -103,6 +104,8 @@ usage(FILE *f)
 		"  --netns NAME           real mode: run charon and bird in /run/netns/NAME\n"
 		"  --local-as N           real mode: BGP local AS (default 65000)\n"
 		"  --router-id IP         real mode: BGP router id (default: --public-ip)\n"
+		"  --kernel-xfrm          real mode: kernel ESP (XFRM) instead of userspace ESP; for hosts\n"
+		"                         with ESP XFRM support, UNTESTED (these machines have none)\n"
 		"  --version, --help\n"
 		"subcommands:\n");
 	for (size_t i = 0; i < sizeof(subcommands) / sizeof(subcommands[0]); i++)
@@ -147,6 +150,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "netns", required_argument, NULL, 'n' },
 		{ "local-as", required_argument, NULL, 'a' },
 		{ "router-id", required_argument, NULL, 'r' },
+		{ "kernel-xfrm", no_argument, NULL, 'X' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -172,6 +176,7 @@ parse_opts(int argc, char **argv, struct opts *o)
 		case 'A': o->advertise = optarg; break;
 		case 'n': o->netns = optarg; break;
 		case 'r': o->router_id = optarg; break;
+		case 'X': o->kernel_xfrm = true; break;
 		case 'M':
 			if (strcmp(optarg, "emulated") && strcmp(optarg, "real")) {
 				fprintf(stderr, "vpnd: --mode must be emulated or real\n");
@@ -240,8 +245,8 @@ parse_opts(int argc, char **argv, struct opts *o)
 		fprintf(stderr, "vpnd: --tls-cert and --tls-key go together (give both or neither)\n");
 		return 2;
 	}
-	if (!o->real && (o->netns || o->router_id)) {
-		fprintf(stderr, "vpnd: --netns and --router-id need --mode real\n");
+	if (!o->real && (o->netns || o->router_id || o->kernel_xfrm)) {
+		fprintf(stderr, "vpnd: --netns, --router-id and --kernel-xfrm need --mode real\n");
 		return 2;
 	}
 	return 0;
@@ -410,7 +415,7 @@ main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
 			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false,
-			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24", false, NULL, 65000, NULL };
+			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24", false, NULL, 65000, NULL, false };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -524,6 +529,10 @@ main(int argc, char **argv)
 		sc.private_ip = o.private_ip;
 		sc.local_as = o.local_as;
 		sc.router_id = o.router_id;
+		sc.kernel_xfrm = o.kernel_xfrm;
+		if (o.kernel_xfrm)
+			log_warn("--kernel-xfrm: kernel ESP is untested by vpnd's own tests (no ESP XFRM "
+				 "on the machines they run on)");
 		be = ss_backend_new(&sc, &err);
 		if (!be) {
 			log_error("realize (real mode): %s", err.msg);
