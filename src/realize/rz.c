@@ -283,6 +283,15 @@ derive_session(struct rz *rz, const char *path, struct rz_session *s, int64_t *r
 	s->dpd.periodic = !v || strcmp(v, "ON_DEMAND");
 	s->dpd.interval_s = jint(dpd, "dpd_probe_interval", s->dpd.periodic ? 60 : 3);
 	s->dpd.retries = jint(dpd, "retry_count", 5);
+	{
+		json_t *mss = json_object_get(doc, "tcp_mss_clamping");
+
+		v = jstr(mss, "direction");
+		s->mss.direction = !v ? RZ_MSS_NONE : !strcmp(v, "BOTH") ? RZ_MSS_BOTH :
+				   !strcmp(v, "INBOUND_CONNECTION") ? RZ_MSS_INBOUND :
+				   !strcmp(v, "OUTBOUND_CONNECTION") ? RZ_MSS_OUTBOUND : RZ_MSS_NONE;
+		s->mss.mss = s->mss.direction ? jint(mss, "max_segment_size", 0) : 0;
+	}
 
 	if (s->route_based) {
 		ti = json_array_get(json_object_get(doc, "tunnel_interfaces"), 0);

@@ -41,6 +41,11 @@ enum rz_digest {
 
 enum rz_ike_version { RZ_IKE_V1 = 1, RZ_IKE_V2 = 2, RZ_IKE_FLEX = 3 };
 enum rz_initiation { RZ_INIT_INITIATOR = 0, RZ_INIT_RESPOND_ONLY, RZ_INIT_ON_DEMAND };
+/* tcp_mss_clamping.direction */
+enum rz_mss_dir { RZ_MSS_NONE = 0, RZ_MSS_INBOUND, RZ_MSS_OUTBOUND, RZ_MSS_BOTH };
+/* tcp_mss_clamping.max_segment_size not set: 1500 (MTU) - 20 (IPv4) - 20 (TCP) - ~100 of
+ * ESP-in-UDP overhead (outer IP 20 + UDP 8 + ESP 8 + IV 16 + pad/trailer <= 17 + ICV 16 + slack) */
+#define RZ_MSS_DEFAULT 1360
 
 /* Parse NSX enum names into the masks above; unknown names are ignored (validated earlier). */
 unsigned rz_enc_bit(const char *name);
@@ -91,6 +96,10 @@ struct rz_session {
 	bool has_vti;			/* route-based: the SDDC's tunnel-interface address/prefix */
 	struct netprefix vti;
 	char tunnel_interface_path[RZ_PATH_MAX];
+	struct {
+		int direction;		/* enum rz_mss_dir */
+		int64_t mss;		/* 0: not set (backends use RZ_MSS_DEFAULT) */
+	} mss;				/* tcp_mss_clamping */
 	size_t ntunnels;
 	struct rz_selector *tunnels;	/* owned */
 };

@@ -16,6 +16,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,10 @@
 #define SS_BIRD_TIMEOUT_MS 3000
 #define SS_IP_TIMEOUT_MS 5000
 #define SS_TUN_DEV "ipsec0"
+#define SS_NFT_PATH "/usr/sbin/nft"
+#define SS_NFT_TABLE "vpnd_mss"		/* inet vpnd_mss: one base chain per session */
+#define SS_MSS_UNREALIZED "tcp_mss_clamping is not realized: nftables is not available in " \
+			  "this kernel/namespace"
 
 /* an address or route added with `ip`, undone on remove */
 struct ss_ipobj {
@@ -62,6 +67,8 @@ struct ss_sess {
 	struct rz_counters *base;	/* per tunnel; reset baselines (raw charon counters) */
 	char fail[160];			/* last failure charon logged for this IKE_SA */
 	int64_t next_retry_ms;		/* wall clock: next check of an INITIATOR's IKE_SA */
+	char *mss_rules;		/* the clamping rules installed (chain ss->conn in table
+					   SS_NFT_TABLE), '\n'-separated; NULL: no chain */
 };
 
 struct ss_nbr {
@@ -83,6 +90,7 @@ struct ss_backend {
 	uint32_t local_as, kernel_table;
 	bool kernel_xfrm;
 	int start_timeout_ms;
+	bool nft_ok;			/* nft installed and the kernel took our table (probed once) */
 
 	struct proc *charon, *bird;
 	struct vici_conn *vc;		/* commands */
@@ -109,7 +117,7 @@ static void bird_resync(struct ss_backend *b, const char *why);
  * SS_IP_TIMEOUT_MS. VPN_OK on exit 0; else VPN_E_INTERNAL with the first line ip printed.
  */
 static enum vpn_err
-run_ip(struct ss_backend *b, const char *const *args, struct vpn_error *err)
+run_tool(struct ss_backend *b, bool nft, const char *const *args, struct vpn_error *err)
 {
 	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", "LC_ALL=C", NULL };
 	const char *argv[24];
@@ -120,7 +128,14 @@ run_ip(struct ss_backend *b, const char *const *args, struct vpn_error *err)
 	pid_t pid;
 
 	argv[n++] = b->ip_path;
-	if (b->netns[0]) {
+	if (nft && b->netns[0]) {
+		argv[n++] = "netns";
+		argv[n++] = "exec";
+		argv[n++] = b->netns;
+		argv[n++] = SS_NFT_PATH;
+	} else if (nft) {
+		argv[0] = SS_NFT_PATH;
+	} else if (b->netns[0]) {
 		argv[n++] = "-n";
 		argv[n++] = b->netns;
 	}
@@ -177,8 +192,26 @@ run_ip(struct ss_backend *b, const char *const *args, struct vpn_error *err)
 		;
 	if (WIFEXITED(st) && WEXITSTATUS(st) == 0)
 		return VPN_OK;
-	return vpn_error_set(err, VPN_E_INTERNAL, 0, "ip %s %s: %s", args[0], args[1] ? args[1] : "",
-			     out[0] ? out : "failed");
+	return vpn_error_set(err, VPN_E_INTERNAL, 0, "%s %s %s: %s", nft ? "nft" : "ip", args[0],
+			     args[1] ? args[1] : "", out[0] ? out : "failed");
+}
+
+static enum vpn_err
+run_ip(struct ss_backend *b, const char *const *args, struct vpn_error *err)
+{
+	return run_tool(b, false, args, err);
+}
+
+static enum vpn_err
+run_nft(struct ss_backend *b, const char *const *args, struct vpn_error *err)
+{
+	return run_tool(b, true, args, err);
+}
+
+static bool
+is_default(const struct netprefix *p)
+{
+	return p->len == 0;
 }
 
 static void
@@ -236,6 +269,178 @@ ipobj_clear(struct ss_backend *b, struct ss_sess *ss)
 	free(ss->ip);
 	ss->ip = NULL;
 	ss->nip = 0;
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* tcp_mss_clamping with nftables (table inet SS_NFT_TABLE, one base chain per session) */
+
+#define SS_MSS_CHAIN_SPEC "{ type filter hook forward priority mangle; policy accept; }"
+
+/*
+ * Once at start: is /usr/sbin/nft there, and does the kernel (of the namespace) take a table,
+ * a forward chain at mangle priority and a rule rewriting the MSS option? Leaves an empty
+ * `inet vpnd_mss` table (a previous instance's is dropped first: the table is vpnd's).
+ */
+static bool
+nft_probe(struct ss_backend *b)
+{
+	const char *del[] = { "delete", "table", "inet", SS_NFT_TABLE, NULL };
+	const char *add[] = { "add", "table", "inet", SS_NFT_TABLE, NULL };
+	const char *chain[] = { "add", "chain", "inet", SS_NFT_TABLE, "probe", SS_MSS_CHAIN_SPEC,
+				NULL };
+	const char *rule[] = { "add", "rule", "inet", SS_NFT_TABLE, "probe",
+			       "tcp flags syn tcp option maxseg size > 1300 "
+			       "tcp option maxseg size set 1300", NULL };
+	const char *flush[] = { "flush", "chain", "inet", SS_NFT_TABLE, "probe", NULL };
+	const char *dchain[] = { "delete", "chain", "inet", SS_NFT_TABLE, "probe", NULL };
+	struct vpn_error e;
+
+	if (access(SS_NFT_PATH, X_OK)) {
+		log_info("strongswan: %s not installed: tcp_mss_clamping will not be realized",
+			 SS_NFT_PATH);
+		return false;
+	}
+	run_nft(b, del, NULL);
+	vpn_error_clear(&e);
+	if (run_nft(b, add, &e) || run_nft(b, chain, &e) || run_nft(b, rule, &e)) {
+		log_warn("strongswan: nftables does not work here (%s): tcp_mss_clamping will not "
+			 "be realized", e.msg);
+		run_nft(b, del, NULL);
+		return false;
+	}
+	run_nft(b, flush, NULL);
+	run_nft(b, dchain, NULL);
+	return true;
+}
+
+static bool
+appendf(char *out, size_t outlen, size_t *used, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static bool
+appendf(char *out, size_t outlen, size_t *used, const char *fmt, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(out + *used, outlen - *used, fmt, ap);
+	va_end(ap);
+	if (n < 0 || (size_t)n >= outlen - *used)
+		return false;
+	*used += (size_t)n;
+	return true;
+}
+
+/*
+ * The session's clamping rules, one a line (NULL: out of memory). OUTBOUND_CONNECTION clamps
+ * SYNs leaving into the tunnel (oifname ipsec0), INBOUND_CONNECTION SYNs coming out of it
+ * (iifname ipsec0), BOTH both. ipsec0 is shared by every policy-based session (libipsec has
+ * one TUN), so a policy-based session also matches its remote subnets (daddr out, saddr in);
+ * a route-based one (one per charon) matches the interface only. Only lowers the MSS.
+ */
+static char *
+mss_render(const struct ss_backend *b, const struct ss_sess *ss)
+{
+	int64_t mss = ss->s.mss.mss > 0 ? ss->s.mss.mss : RZ_MSS_DEFAULT;
+	size_t len = (ss->s.ntunnels + 1) * 2 * 256, used = 0, i;
+	char *out = malloc(len);
+	int d;
+
+	if (!out)
+		return NULL;
+	out[0] = '\0';
+	for (d = 0; d < 2; d++) {
+		bool outbound = d == 0;
+		const char *iface = outbound ? "oifname \"" SS_TUN_DEV "\" " :
+				    "iifname \"" SS_TUN_DEV "\" ";
+		int want = outbound ? RZ_MSS_OUTBOUND : RZ_MSS_INBOUND;
+
+		if (ss->s.mss.direction != want && ss->s.mss.direction != RZ_MSS_BOTH)
+			continue;
+		/* kernel XFRM (untested) has no ipsec0: policy-based sessions match subnets only */
+		if (!ss->s.route_based && b->kernel_xfrm)
+			iface = "";
+		for (i = 0; i < ss->s.ntunnels; i++) {
+			const struct netprefix *p = &ss->s.tunnels[i].peer;
+			char pt[64] = "";
+			bool ok;
+
+			if (!ss->s.route_based && !is_default(p))
+				prefix_text(p, pt, sizeof(pt));
+			if (ss->s.route_based && i > 0)
+				break;
+			ok = appendf(out, len, &used, "%s%s%s%s%stcp flags syn tcp option maxseg size "
+				     "> %lld tcp option maxseg size set %lld\n", iface,
+				     pt[0] ? (p->addr.family == 6 ? "ip6 " : "ip ") : "",
+				     pt[0] ? (outbound ? "daddr " : "saddr ") : "", pt,
+				     pt[0] ? " " : "", (long long)mss, (long long)mss);
+			if (!ok) {
+				free(out);
+				return NULL;
+			}
+		}
+	}
+	return out;
+}
+
+/* Remove the session's chain (errors ignored: the table may be gone). */
+static void
+mss_clear(struct ss_backend *b, struct ss_sess *ss)
+{
+	const char *flush[] = { "flush", "chain", "inet", SS_NFT_TABLE, ss->conn, NULL };
+	const char *del[] = { "delete", "chain", "inet", SS_NFT_TABLE, ss->conn, NULL };
+
+	if (!ss->mss_rules)
+		return;
+	run_nft(b, flush, NULL);
+	run_nft(b, del, NULL);
+	free(ss->mss_rules);
+	ss->mss_rules = NULL;
+}
+
+/*
+ * Bring the session's clamping rules in line with ss->s (after the tunnel is loaded: a failure
+ * here leaves the tunnel working). No nftables: VPN_E_UNSUPPORTED SS_MSS_UNREALIZED.
+ */
+static enum vpn_err
+mss_sync(struct ss_backend *b, struct ss_sess *ss, struct vpn_error *err)
+{
+	const char *chain[] = { "add", "chain", "inet", SS_NFT_TABLE, ss->conn, SS_MSS_CHAIN_SPEC,
+				NULL };
+	char *want = NULL, *line, *save = NULL, *copy;
+	enum vpn_err rc = VPN_OK;
+
+	if (ss->s.enabled && ss->s.ntunnels && ss->s.mss.direction != RZ_MSS_NONE) {
+		if (!b->nft_ok) {
+			mss_clear(b, ss);
+			return vpn_error_set(err, VPN_E_UNSUPPORTED, 0, "%s", SS_MSS_UNREALIZED);
+		}
+		if (!(want = mss_render(b, ss)))
+			return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
+	if (want && ss->mss_rules && !strcmp(want, ss->mss_rules)) {
+		free(want);
+		return VPN_OK;
+	}
+	mss_clear(b, ss);
+	if (!want)
+		return VPN_OK;
+	if (!(copy = strdup(want))) {
+		free(want);
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
+	ss->mss_rules = want;		/* from here on mss_clear removes the chain */
+	rc = run_nft(b, chain, err);
+	for (line = strtok_r(copy, "\n", &save); !rc && line; line = strtok_r(NULL, "\n", &save)) {
+		const char *rule[] = { "add", "rule", "inet", SS_NFT_TABLE, ss->conn, line, NULL };
+
+		rc = run_nft(b, rule, err);
+	}
+	free(copy);
+	if (rc)
+		mss_clear(b, ss);
+	return rc;
 }
 
 /* ---------------------------------------------------------------------------------------- */
@@ -381,6 +586,7 @@ sess_free(struct ss_sess *ss)
 	explicit_bzero(ss->s.psk, sizeof(ss->s.psk));
 	explicit_bzero(ss->loaded_psk, sizeof(ss->loaded_psk));
 	free(ss->loaded_conf);
+	free(ss->mss_rules);
 	free(ss->ip);
 	free(ss->base);
 	free(ss->path);
@@ -417,12 +623,6 @@ sess_unload(struct ss_backend *b, struct ss_sess *ss)
 	ss->loaded_conf = NULL;
 	explicit_bzero(ss->loaded_psk, sizeof(ss->loaded_psk));
 	ipobj_clear(b, ss);
-}
-
-static bool
-is_default(const struct netprefix *p)
-{
-	return p->len == 0;
 }
 
 /*
@@ -571,6 +771,9 @@ ss_apply_session(struct rz_backend *rb, const struct rz_session *s, int64_t now,
 	ss->s.tunnels = tun;
 	ss->base = base;
 	rc = sess_sync(b, ss, false, err);
+	/* the tunnel is loaded first: clamping that cannot be realized is an error of its own */
+	if (!rc)
+		rc = mss_sync(b, ss, err);
 	/* a neighbor applied before this session peers from the VTI only after a re-render */
 	if (had_vti != (ss->s.route_based && ss->s.has_vti) ||
 	    (had_vti && (vti_before.len != ss->s.vti.len ||
@@ -590,6 +793,7 @@ ss_remove_session(struct rz_backend *rb, const char *path, int64_t now)
 		return;
 	vici_up(b, NULL);
 	sess_unload(b, ss);
+	mss_clear(b, ss);
 	if (ss->s.route_based && ss->s.has_vti)
 		bird_resync(b, path);	/* its VTI address is gone: stop peering from it */
 	sess_free(ss);
@@ -1257,7 +1461,13 @@ ss_destroy(struct rz_backend *rb)
 		vici_up(b, NULL);
 	while (hmap_next(&b->sessions, &pos, &key, &val)) {
 		sess_unload(b, val);
+		mss_clear(b, val);
 		sess_free(val);
+	}
+	if (b->nft_ok) {
+		const char *del[] = { "delete", "table", "inet", SS_NFT_TABLE, NULL };
+
+		run_nft(b, del, NULL);
 	}
 	pos = 0;
 	while (hmap_next(&b->nbrs, &pos, &key, &val))
@@ -1361,6 +1571,7 @@ ss_backend_new(const struct ss_backend_config *cfg, struct vpn_error *err)
 		vpn_error_set(err, VPN_E_INVALID, 0, "strongswan: ip (iproute2) not installed");
 		goto fail;
 	}
+	b->nft_ok = !cfg->no_nft && nft_probe(b);
 	b->local_as = cfg->local_as ? cfg->local_as : 65000;
 	b->kernel_table = cfg->kernel_table;
 	b->kernel_xfrm = cfg->kernel_xfrm;

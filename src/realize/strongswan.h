@@ -35,6 +35,8 @@ struct ss_backend_config {
 	const char *charon_path;	/* NULL: /usr/lib/ipsec/charon */
 	const char *bird_path;		/* NULL: /usr/sbin/bird */
 	int start_timeout_ms;		/* per daemon; <= 0: PROC_READY_TIMEOUT_MS */
+	bool no_nft;			/* tests: behave as if nftables were not available, so
+					   tcp_mss_clamping is reported as not realized */
 };
 
 /*

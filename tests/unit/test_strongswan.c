@@ -15,6 +15,9 @@
  *     networks. Then charon on A is killed (SIGKILL by PID): tick restarts it and reloads the
  *     session (VTI address included), the session comes UP again and BGP re-establishes;
  *     removing sessions and neighbors takes the VTI address and the learned routes away.
+ *   - tcp_mss_clamping BOTH 1300 on a policy-based session: rules in `inet vpnd_mss` (when
+ *     /usr/sbin/nft exists), changed and removed with the session; with no_nft apply_session
+ *     returns the "not realized" error and the tunnel still comes UP.
  *
  * Skips (exit 0, reason printed) unless root with charon, bird and ip installed and `ip netns
  * add` working. Cleans up on every path: backends destroyed (daemons stopped by PID), namespaces
@@ -51,6 +54,7 @@
 #define CHARON "/usr/lib/ipsec/charon"
 #define BIRD "/usr/sbin/bird"
 #define RM "/bin/rm"
+#define NFT "/usr/sbin/nft"
 #define PSK "vpnd-test-psk-0123456789abcdef"
 #define PB_PATH "/infra/tier-0s/vmc/locale-services/default/ipsec-vpn-services/default/" \
 		"sessions/pb1"
@@ -740,12 +744,121 @@ test_route_based_bgp(void **state)
 	json_decref(deny);
 }
 
+/* `nft list table inet vpnd_mss` in @side's namespace has a line containing @needle. */
+static bool
+nft_shows(int side, const char *needle)
+{
+	char cmd[512], line[512];
+	bool hit = false;
+	FILE *f;
+
+	snprintf(cmd, sizeof(cmd), "%s netns exec %s %s list table inet vpnd_mss 2>/dev/null",
+		 G.ip, G.ns[side], NFT);
+	f = popen(cmd, "r");
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, needle))
+			hit = true;
+	pclose(f);
+	return hit;
+}
+
+/* (Re)create side A's backend, with or without nftables. */
+static void
+backend_a(bool no_nft)
+{
+	struct ss_backend_config cfg;
+	struct vpn_error err;
+
+	if (G.b[0])
+		G.b[0]->ops->destroy(G.b[0]);
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.run_dir = G.run[0];
+	cfg.netns = G.ns[0];
+	cfg.public_ip = "10.99.0.1";
+	cfg.local_as = 65000;
+	cfg.no_nft = no_nft;
+	vpn_error_clear(&err);
+	G.b[0] = ss_backend_new(&cfg, &err);
+	if (!G.b[0])
+		fprintf(stderr, "ss_backend_new: %s\n", err.msg);
+	assert_non_null(G.b[0]);
+	remember_pids();
+}
+
+/*
+ * tcp_mss_clamping BOTH 1300 on a policy-based session: with nftables the rules are in
+ * `inet vpnd_mss` (out to and in from B's subnet over ipsec0) and go with the session; without
+ * (no_nft) apply_session says it is not realized, and the tunnel still comes UP.
+ */
+static void
+test_mss_clamping(void **state)
+{
+	static const char *path = PB_PATH "-mss";
+	static const char *unrealized = "tcp_mss_clamping is not realized: nftables is not "
+					"available in this kernel/namespace";
+	struct rz_session s;
+	struct rz_selector tun;
+	struct rz_session_status st;
+	struct vpn_error err;
+	bool nft = !access(NFT, X_OK);
+
+	(void)state;
+	if (G.skip[0])
+		skip();
+	vpn_error_clear(&err);
+	session_init(&s, &tun, 1, path, false, RZ_INIT_RESPOND_ONLY, PSK);
+	assert_int_equal(G.b[1]->ops->apply_session(G.b[1], &s, 0, &err), VPN_OK);
+	session_init(&s, &tun, 0, path, false, RZ_INIT_INITIATOR, PSK);
+	s.mss.direction = RZ_MSS_BOTH;
+	s.mss.mss = 1300;
+	if (nft) {
+		assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
+		assert_true(wait_up(path, 10000));
+		assert_true(nft_shows(0, "oifname \"ipsec0\" ip daddr 10.92.0.0/24"));
+		assert_true(nft_shows(0, "iifname \"ipsec0\" ip saddr 10.92.0.0/24"));
+		assert_true(nft_shows(0, "maxseg size set 1300"));
+		/* unchanged: same rules; changed size: replaced */
+		assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
+		s.mss.direction = RZ_MSS_OUTBOUND;
+		s.mss.mss = 0;
+		assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
+		assert_true(nft_shows(0, "maxseg size set 1360"));
+		assert_false(nft_shows(0, "maxseg size set 1300"));
+		assert_false(nft_shows(0, "iifname"));
+		G.b[0]->ops->remove_session(G.b[0], path, 0);
+		assert_false(nft_shows(0, "maxseg"));
+		assert_true(nft_shows(0, "table inet vpnd_mss"));
+		fprintf(stderr, "    MSS clamping: nft rules installed, changed and removed\n");
+		s.mss.direction = RZ_MSS_BOTH;
+		s.mss.mss = 1300;
+	} else {
+		fprintf(stderr, "    MSS clamping: %s not installed, only the no-nft case\n", NFT);
+	}
+	/* no nftables: the tunnel is loaded and comes UP, the clamping is reported */
+	backend_a(true);
+	vpn_error_clear(&err);
+	assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_E_UNSUPPORTED);
+	assert_string_equal(err.msg, unrealized);
+	assert_true(wait_up(path, 10000));
+	assert_false(nft_shows(0, "maxseg"));
+	fprintf(stderr, "    MSS clamping without nft: \"%s\", tunnel UP\n", err.msg);
+	G.b[0]->ops->remove_session(G.b[0], path, 0);
+	G.b[1]->ops->remove_session(G.b[1], path, 0);
+	assert_int_equal(status_of(0, path, &st), VPN_E_NOT_FOUND);
+	assert_int_equal(charon_has(0, path), 0);
+	assert_int_equal(charon_has(1, path), 0);
+	backend_a(false);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_policy_based),
 		cmocka_unit_test(test_route_based_bgp),
+		cmocka_unit_test(test_mss_clamping),
 	};
 	int rc = cmocka_run_group_tests(tests, group_setup, group_teardown);
 
