@@ -546,3 +546,56 @@ def test_e2e_real_initiator_retries(e2e):
              lambda: (detailed(gw1, sid)[1] == "DOWN", detailed(gw1, sid)[:3]), 10)
     put_session(gw2, sid, session_body("gw2", False))
     wait_for("UP on both after the peer was configured", lambda: both_up(gw1, gw2, sid), 15)
+
+
+def test_e2e_real_bgp_password_unrenderable(e2e):
+    """A BGP neighbor password with a double quote is valid for NSX (<= 32 characters) but BIRD
+    cannot take it (bird_config_render refuses it, VPN_E_INVALID naming the field): the API
+    stores the intent (200) and the realized state is ERROR with a message naming the password
+    field, never the password; a plain password then realizes (SUCCESS/REALIZED). The password
+    appears in no response body and not in the vpnd log."""
+    ns, gw1, gw2 = e2e
+    secret = 'e2e"Pw-q7Zx-unrenderable'       # 24 characters
+    assert len(secret) <= 32
+    fragments = (secret, secret.replace('"', '\\"'), secret.replace('"', "\\u0022"),
+                 "Pw-q7Zx-unrenderable")
+    path = nsx.NB + "/e2e-nb-pw"
+    bodies = []
+
+    def call(method, url, **kw):
+        r = gw1.srv.api(method, url, **kw)
+        bodies.append("%s %s -> %s: %s" % (method, url, r.status_code, r.text))
+        return r
+
+    def realized(want):
+        r = call("GET", "/infra/realized-state/status", params={"intent_path": path})
+        expect(r, 200)
+        rs = r.json()
+        return (rs["consolidated_status"]["consolidated_status"], rs["publish_status"]) == want, rs
+
+    body = nsx.neighbor_body(VTI["gw2"], remote_as_num=str(AS["gw2"]), password=secret)
+    expect(call("PUT", path, json=body), 200)
+    _, rs = wait_for("realized-state ERROR", lambda: realized(("ERROR", "ERROR")), 10)
+    msg = rs.get("error", "")
+    assert "password" in msg, rs        # names the field (neighbors[0].password)
+    alarm = rs["consolidated_status_per_enforcement_point"][0].get("alarm", {})
+    assert "password" in alarm.get("message", ""), rs
+    expect(call("GET", path), 200)      # the intent is stored
+
+    r = call("PATCH", path, json={"password": "plainpassword123"})
+    assert r.status_code == 200, (r.status_code, r.text)
+    _, rs = wait_for("realized-state SUCCESS/REALIZED",
+                     lambda: realized(("SUCCESS", "REALIZED")), 10)
+    assert "error" not in rs, rs
+    expect(call("GET", path), 200)
+    expect(call("DELETE", path), 200)
+
+    log = gw1.srv.log_text()
+    for name in ("bird.conf", "bird-check.conf"):
+        conf = gw1.srv.data / "real" / name
+        if conf.exists():
+            assert secret not in conf.read_text(errors="replace"), name
+    for f in fragments:
+        for b in bodies:
+            assert f not in b, "the password (%r) is in a response body: %s" % (f, b)
+        assert f not in log, "the password (%r) is in the vpnd log" % f

@@ -12,7 +12,9 @@
  *     10.92.0.0/24; B's in-filter is a prefix list DENY 10.93.0.0/24, PERMIT ANY. Expected: IKE
  *     and tunnel UP and BGP ESTABLISHED on both; B learned 10.91.0.0/24 (in its kernel table via
  *     ipsec0) but not 10.93.0.0/24; A learned 10.92.0.0/24; advertised routes list each side's
- *     networks. Then charon on A is killed (SIGKILL by PID): tick restarts it and reloads the
+ *     networks. Then bird on A is killed (SIGKILL by PID): tick restarts it and configures it
+ *     again, BGP re-establishes on both sides within 15 s and B's learned routes are unchanged.
+ *     Then charon on A is killed (SIGKILL by PID): tick restarts it and reloads the
  *     session (VTI address included), the session comes UP again and BGP re-establishes;
  *     removing sessions and neighbors takes the VTI address and the learned routes away.
  *   - tcp_mss_clamping BOTH 1300 on a policy-based session: rules in `inet vpnd_mss` (when
@@ -563,6 +565,32 @@ has_route(int side, const char *path, bool advertised, const char *net)
 	return found;
 }
 
+static int
+route_cmp(const void *a, const void *b)
+{
+	return strcmp((const char *)a, (const char *)b);
+}
+
+/* @side's learned routes of @path as sorted "net/len" strings; returns the count. */
+static size_t
+routes_snapshot(int side, const char *path, char out[][64], size_t max)
+{
+	struct rz_route *r = NULL;
+	size_t n = 0, i, k = 0;
+
+	assert_int_equal(G.b[side]->ops->routes(G.b[side], path, false, &r, &n), VPN_OK);
+	for (i = 0; i < n && k < max; i++, k++) {
+		char a[48];
+
+		netaddr_format(&r[i].net.addr, a, sizeof(a));
+		snprintf(out[k], 64, "%s/%u", a, (unsigned)r[i].net.len);
+	}
+	assert_true(n <= max);
+	free(r);
+	qsort(out, k, 64, route_cmp);
+	return k;
+}
+
 /* The file @name in @side's run directory has a line containing @needle. */
 static bool
 file_has(int side, const char *name, const char *needle)
@@ -637,6 +665,8 @@ test_route_based_bgp(void **state)
 	size_t nadv;
 	int64_t t0, t1, end;
 	int old_pid = 0, new_pid = 0, uid, i;
+	char b_before[8][64], b_after[8][64];
+	size_t nb_before;
 	bool ok = false;
 
 	(void)state;
@@ -698,6 +728,39 @@ test_route_based_bgp(void **state)
 	assert_true(uid > 0);
 	assert_int_equal(G.b[0]->ops->apply_session(G.b[0], &s, 0, &err), VPN_OK);
 	assert_int_equal(ike_uniqueid(0, path), uid);
+
+	/* bird on A dies: tick restarts it and configures it again; B's routes are unchanged */
+	nb_before = routes_snapshot(1, nbr, b_before, 8);
+	ss_backend_pids(G.b[0], NULL, &old_pid);
+	assert_true(old_pid > 0);
+	assert_int_equal(kill(old_pid, SIGKILL), 0);
+	t0 = mono_ms();
+	end = t0 + 15000;
+	do {
+		G.b[0]->ops->tick(G.b[0], 0);
+		ss_backend_pids(G.b[0], NULL, &new_pid);
+		if (new_pid > 0 && new_pid != old_pid)
+			break;
+		sleep_ms(50);
+	} while (mono_ms() < end);
+	remember_pids();
+	assert_true(new_pid > 0 && new_pid != old_pid);
+	fprintf(stderr, "    bird on A killed (pid %d), restarted as pid %d in %lld ms\n",
+		old_pid, new_pid, (long long)(mono_ms() - t0));
+	/* configured again: the neighbor is back in the restarted bird's bird.conf */
+	assert_true(file_has(0, "bird.conf", "local 169.254.151.2 as 65000;"));
+	assert_true(wait_bgp(nbr, 15000));
+	fprintf(stderr, "    BGP ESTABLISHED again %lld ms after the bird kill\n",
+		(long long)(mono_ms() - t0));
+	ss_backend_pids(G.b[0], NULL, &i);
+	assert_int_equal(i, new_pid);	/* no further restart while converging */
+	assert_int_equal(routes_snapshot(1, nbr, b_after, 8), nb_before);
+	for (i = 0; i < (int)nb_before; i++)
+		assert_string_equal(b_after[i], b_before[i]);
+	assert_true(has_route(1, nbr, false, "10.91.0.0/24"));
+	assert_false(has_route(1, nbr, false, "10.93.0.0/24"));
+	assert_true(has_route(0, nbr, false, "10.92.0.0/24"));
+	old_pid = new_pid = 0;
 
 	/* charon on A dies: tick restarts it and loads the session again */
 	ss_backend_pids(G.b[0], &old_pid, NULL);
