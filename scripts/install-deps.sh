@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libmicrohttpd-dev libjansson-dev libsqlite3-dev libcmocka-dev \
 libgnutls28-dev python3-pytest python3-requests curl sqlite3 wrk \
 strongswan-charon strongswan-swanctl libcharon-extra-plugins libstrongswan-standard-plugins \
-bird2 iputils-ping iproute2 nftables"
+bird2 iputils-ping iproute2 nftables clang valgrind nginx-light"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
