@@ -24,6 +24,7 @@ struct http_server {
 	atomic_uint pending;		/* suspended connections awaiting a durable write */
 	atomic_uint inflight;		/* requests begun and not yet completed */
 	atomic_bool stopping;		/* http_stop began: new requests get 503 */
+	atomic_uint conns;		/* open connections (MHD admits a few over --max-conns) */
 	unsigned port;
 };
 
@@ -92,6 +93,14 @@ queue(struct req_ctx *rc)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rc->resp.content_type);
 	if (rc->resp.allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rc->resp.allow);
+	if (rc->resp.retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", rc->resp.retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (rc->resp.close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(rc->conn, (unsigned)rc->resp.status, r);
 	MHD_destroy_response(r);
 	if (rc->url) {
@@ -114,6 +123,82 @@ too_big_body(size_t *len)
 	vpn_error_clear(&e);
 	vpn_error_set(&e, VPN_E_TOO_BIG, 0, "The request body is larger than the server accepts");
 	return vpn_error_json(&e, len);
+}
+
+/* Answer a request refused up front (no context) with an NSX error JSON, and close. */
+static enum MHD_Result
+refuse(struct MHD_Connection *conn, enum vpn_err code, const char *msg)
+{
+	struct req_ctx tmp = { 0 };
+	struct vpn_error e;
+	enum MHD_Result ret;
+
+	vpn_error_clear(&e);
+	vpn_error_set(&e, code, 0, "%s", msg);
+	tmp.conn = conn;
+	tmp.resp.status = vpn_err_http_status(code);
+	tmp.resp.body = vpn_error_json(&e, &tmp.resp.len);
+	tmp.resp.content_type = "application/json";
+	tmp.resp.close = true;
+	ret = queue(&tmp);
+	free(tmp.resp.body);	/* NULL once MHD owns it */
+	return ret;
+}
+
+struct head_size {
+	size_t n;
+};
+
+static enum MHD_Result
+add_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct head_size *h = cls;
+
+	(void)kind;
+	h->n += strlen(key) + (value ? strlen(value) : 0) + 4;	/* "k: v\r\n", "k=v&" */
+	return MHD_YES;
+}
+
+/* The request head's size as sent, near enough: request line, query and header fields. */
+static size_t
+head_size(struct MHD_Connection *conn, const char *method, const char *url)
+{
+	struct head_size h = { strlen(method) + strlen(url) + 12 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, add_kv, &h);
+	return h.n;
+}
+
+/*
+ * Connections: MHD admits HTTP_SPARE_CONNS more than --max-conns, so that a connection over the
+ * limit is told why (503 and closed) rather than left waiting unanswered; past the spares MHD
+ * stops accepting and new connections wait in the kernel's listen backlog.
+ */
+#define HTTP_SPARE_CONNS 16u
+#define HTTP_OVER_LIMIT ((void *)1)
+
+static void
+on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+	      enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *srv = cls;
+
+	(void)conn;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if (atomic_fetch_add(&srv->conns, 1) + 1 > srv->cfg.max_conns)
+			*socket_context = HTTP_OVER_LIMIT;
+	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
+		atomic_fetch_sub(&srv->conns, 1);
+	}
+}
+
+static bool
+over_conn_limit(struct MHD_Connection *conn)
+{
+	const union MHD_ConnectionInfo *ci =
+		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+	return ci && ci->socket_context == HTTP_OVER_LIMIT;
 }
 
 /*
@@ -195,20 +280,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 				return ret;
 			}
 		}
-		if (atomic_load(&srv->stopping)) {
-			struct req_ctx tmp = { 0 };
-			struct vpn_error e;
-
-			vpn_error_clear(&e);
-			vpn_error_set(&e, VPN_E_STORE, 0, "vpnd is shutting down");
-			tmp.conn = conn;
-			tmp.resp.status = 503;
-			tmp.resp.body = vpn_error_json(&e, &tmp.resp.len);
-			tmp.resp.content_type = "application/json";
-			ret = queue(&tmp);
-			free(tmp.resp.body);
-			return ret;
-		}
+		if (atomic_load(&srv->stopping))
+			return refuse(conn, VPN_E_STORE, "vpnd is shutting down");
+		if (over_conn_limit(conn))
+			return refuse(conn, VPN_E_STORE,
+				      "Too many connections: vpnd serves at most --max-conns at once; "
+				      "retry when one closes");
+		if (head_size(conn, method, url) > srv->cfg.max_header)
+			return refuse(conn, VPN_E_HEADER_TOO_BIG,
+				      "The request line and header fields are larger than the server "
+				      "accepts");
 		rc = calloc(1, sizeof(*rc));
 		if (!rc)
 			return MHD_NO;
@@ -241,6 +322,12 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	rq.query = query_get;
 	rq.header = header_get;
 	rq.tls = srv->cfg.tls_cert_pem != NULL;
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		rq.peer = ci ? ci->client_addr : NULL;
+	}
 	rq.qctx = conn;
 	rq.body = rc->body.p ? rc->body.p : "";
 	rq.body_len = rc->body.len;
@@ -336,6 +423,8 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 	return true;
 }
 
+#define HTTP_POOL_SLACK ((size_t)32 * 1024)
+
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise (see docs/tls.md). */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-SSL3.0"
 
@@ -399,8 +488,12 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + HTTP_SPARE_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				/* the head must fit MHD's per-connection pool with room to spare, so that
+				 * heads over --max-header get our 431; far larger ones get MHD's */
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + HTTP_POOL_SLACK,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 				MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
