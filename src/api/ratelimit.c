@@ -1,7 +1,6 @@
 #include "api/ratelimit.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -114,6 +113,7 @@ bool
 rl_allow_at(struct rl *rl, const char *key, int64_t now_ns, int64_t *retry_ns)
 {
 	char k[RL_KEY_MAX];
+	size_t n = key ? strnlen(key, sizeof(k) - 1) : 0;
 	uint64_t h;
 	struct rl_shard *sh;
 	struct rl_entry *e;
@@ -121,7 +121,8 @@ rl_allow_at(struct rl *rl, const char *key, int64_t now_ns, int64_t *retry_ns)
 	bool ok;
 
 	/* cut, rather than refuse, an over-long key (keys come from vpnd, not clients) */
-	snprintf(k, sizeof(k), "%s", key ? key : "");
+	memcpy(k, key ? key : "", n);
+	k[n] = '\0';
 	h = fnv1a(k);
 	sh = &rl->shard[h >> 60];
 	pthread_mutex_lock(&sh->mu);

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "http/conn_guard.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -24,7 +25,7 @@ struct http_server {
 	atomic_uint pending;		/* suspended connections awaiting a durable write */
 	atomic_uint inflight;		/* requests begun and not yet completed */
 	atomic_bool stopping;		/* http_stop began: new requests get 503 */
-	atomic_uint conns;		/* open connections (MHD admits a few over --max-conns) */
+	struct conn_guard *guard;	/* --max-conns 503s and request deadlines */
 	unsigned port;
 };
 
@@ -41,6 +42,7 @@ struct req_ctx {
 	const char *method;		/* MHD's strings, valid for the request's life */
 	const char *url;
 	struct timespec start;
+	struct cg_conn *cg;		/* the connection's guard state, or NULL */
 };
 
 static enum api_method
@@ -171,35 +173,10 @@ head_size(struct MHD_Connection *conn, const char *method, const char *url)
 
 /*
  * Connections: MHD admits HTTP_SPARE_CONNS more than --max-conns, so that a connection over the
- * limit is told why (503 and closed) rather than left waiting unanswered; past the spares MHD
- * stops accepting and new connections wait in the kernel's listen backlog.
+ * limit is told why (503 and closed, see conn_guard.h) rather than left waiting unanswered; past
+ * the spares MHD stops accepting and new connections wait in the kernel's listen backlog.
  */
 #define HTTP_SPARE_CONNS 16u
-#define HTTP_OVER_LIMIT ((void *)1)
-
-static void
-on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
-	      enum MHD_ConnectionNotificationCode toe)
-{
-	struct http_server *srv = cls;
-
-	(void)conn;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
-		if (atomic_fetch_add(&srv->conns, 1) + 1 > srv->cfg.max_conns)
-			*socket_context = HTTP_OVER_LIMIT;
-	} else if (toe == MHD_CONNECTION_NOTIFY_CLOSED) {
-		atomic_fetch_sub(&srv->conns, 1);
-	}
-}
-
-static bool
-over_conn_limit(struct MHD_Connection *conn)
-{
-	const union MHD_ConnectionInfo *ci =
-		MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-
-	return ci && ci->socket_context == HTTP_OVER_LIMIT;
-}
 
 /*
  * Percent-decode in place, as MHD's default does, except that an encoded NUL (%00) becomes
@@ -260,10 +237,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	(void)version;
 	if (!rc) {
+		struct cg_conn *cg = cg_of(conn);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		unsigned long long declared;
 		char *end;
+
+		cg_head_done(cg, cg_now_ns());	/* the body is due within --conn-timeout */
 
 		/* A body declared larger than the cap is refused before it is read. */
 		if (cl) {
@@ -282,7 +262,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		}
 		if (atomic_load(&srv->stopping))
 			return refuse(conn, VPN_E_STORE, "vpnd is shutting down");
-		if (over_conn_limit(conn))
+		if (cg_over_limit(cg))
 			return refuse(conn, VPN_E_STORE,
 				      "Too many connections: vpnd serves at most --max-conns at once; "
 				      "retry when one closes");
@@ -298,6 +278,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		rc->conn = conn;
 		rc->method = method;
 		rc->url = url;
+		rc->cg = cg;
 		clock_gettime(CLOCK_MONOTONIC, &rc->start);
 		pthread_mutex_init(&rc->mu, NULL);
 		buf_init(&rc->body, srv->cfg.max_body);
@@ -332,6 +313,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	rq.body = rc->body.p ? rc->body.p : "";
 	rq.body_len = rc->body.len;
 	rq.body_too_big = rc->too_big;
+	cg_busy(rc->cg);
 	pthread_mutex_lock(&rc->mu);
 	atomic_fetch_add(&srv->pending, 1);
 	now = api_handle(srv->api, &rq, &rc->resp, on_done, rc);
@@ -356,8 +338,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req_ctx *rc = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	cg_idle(cg_of(conn), cg_now_ns());	/* the next request's head is due */
 	if (!rc)
 		return;
 	atomic_fetch_sub(&rc->srv->inflight, 1);
@@ -476,6 +458,11 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	s->api = a;
 	s->cfg = *cfg;
+	s->guard = cg_new(cfg->max_conns, cfg->conn_timeout);
+	if (!s->guard) {
+		free(s);
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
 	if (!threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -490,7 +477,7 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
 				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + HTTP_SPARE_CONNS,
 				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
-				MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
+				MHD_OPTION_NOTIFY_CONNECTION, cg_notify, s->guard,
 				/* the head must fit MHD's per-connection pool with room to spare, so that
 				 * heads over --max-header get our 431; far larger ones get MHD's */
 				MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + HTTP_POOL_SLACK,
@@ -499,6 +486,7 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 				MHD_OPTION_END);
 	if (!s->d) {
+		cg_free(s->guard);
 		free(s);
 		return vpn_error_set(err, VPN_E_INTERNAL, 0, "cannot listen on %s%s", cfg->listen,
 				     tls ? " with TLS (--log-level debug shows why)" : "");
@@ -546,6 +534,7 @@ http_stop(struct http_server *s)
 		_exit(1);
 	}
 	MHD_stop_daemon(s->d);
+	cg_free(s->guard);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
 	free(s);

@@ -6,10 +6,12 @@ Every limit is tested against a server started with a small value of its flag. A
 status codes, bodies and stored state; waits are only ever "until the server has acted".
 """
 import json
+import select
 import socket
 import time
 
 import pytest
+import requests
 
 import nsx
 from conftest import AUTHORIZE, run_cli
@@ -369,6 +371,61 @@ def test_slow_body_client_is_disconnected_nothing_stored(make_server):
     assert srv.get(nsx.DPD + "/" + oid).status_code == 404
 
 
+def trickle(sock, data, gap=0.5):
+    """Send data a byte every gap seconds (always faster than the server's inactivity
+    timeout). True once the server has closed the connection; False if all was sent."""
+    for i in range(len(data)):
+        try:
+            sock.sendall(data[i:i + 1])
+        except OSError:
+            return True
+        if select.select([sock], [], [], gap)[0] and closed_by_server(sock):
+            return True
+    return False
+
+
+def test_trickled_head_is_cut_despite_activity(make_server):
+    """Slowloris: a byte of the head every 0.5 s never trips an inactivity timer of 2 s; the
+    head deadline (--conn-timeout from the connection's start) does."""
+    srv = make_server(["--conn-timeout", "2"])
+    s = open_conn(srv, timeout=30)
+    try:
+        assert trickle(s, b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: " + b"a" * 200)
+    finally:
+        s.close()
+    nsx.expect(srv.get(nsx.DPD), 200)
+
+
+def test_trickled_body_is_cut_nothing_stored(make_server):
+    srv = make_server(["--conn-timeout", "2"])
+    oid = nsx.uid("trickle")
+    body = json.dumps(nsx.dpd_body(description="t" * 300)).encode()
+    s = open_conn(srv, timeout=30)
+    try:
+        head = "PUT %s%s/%s HTTP/1.1\r\nHost: x\r\ncsp-auth-token: %s\r\n" \
+               "Content-Type: application/json\r\nContent-Length: %d\r\n\r\n" % (
+                   P, nsx.DPD, oid, srv.access_token, len(body))
+        s.sendall(head.encode())
+        assert trickle(s, body)
+    finally:
+        s.close()
+    assert srv.get(nsx.DPD + "/" + oid).status_code == 404
+
+
+def test_deadline_restarts_with_each_request(make_server):
+    """A keep-alive client that pauses between requests (less than --conn-timeout each time)
+    is served for longer than the timeout in total: the head deadline runs from the previous
+    response, not from the connection's start."""
+    srv = make_server(["--conn-timeout", "2"])
+    s = hold(srv)
+    try:
+        for _ in range(5):
+            time.sleep(1)
+            assert ask(s, srv)[0] == 200
+    finally:
+        s.close()
+
+
 def test_slow_clients_do_not_block_others(make_server):
     srv = make_server(["--conn-timeout", "3", "--threads", "2"])
     slow = [open_conn(srv, timeout=30) for _ in range(8)]
@@ -385,7 +442,8 @@ def test_slow_clients_do_not_block_others(make_server):
     finally:
         for s in slow:
             s.close()
-    nsx.expect(srv.get(nsx.DPD + "/" + oid), 200)
+    # a new connection: the session's own may just have been closed for idling
+    nsx.expect(srv.get(nsx.DPD + "/" + oid, session=requests), 200)
 
 
 # ------------------------------------------------------------------------------------------------
