@@ -73,7 +73,7 @@ run: deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-api: $(BUILD)/vpnd
+api: $(BUILD)/vpnd $(BUILD)/sqlite_raw
 	VPND_BIN=$(abspath $(BUILD)/vpnd) $(PYTHON) -m pytest -q tests/api
 
 # The README's test command: everything, under ASan+UBSan.

@@ -111,7 +111,7 @@ class Report:
 
     def goal(self, scenario, goal, value, met):
         self.goals.append((scenario, goal, value, met))
-        return "met" if met else ("n/a" if met is None else "**MISSED**")
+        return "met" if met else ("report only" if met is None else "**MISSED**")
 
 
 R = Report()
@@ -150,8 +150,9 @@ def free_port():
         s.close()
 
 
-def spawn(argv, log, **kw):
-    R.cmd(argv)
+def spawn(argv, log, show=True, **kw):
+    if show:
+        R.cmd(argv)
     f = open(log, "ab")
     try:
         p = subprocess.Popen([str(a) for a in argv], stdin=subprocess.DEVNULL, stdout=f,
@@ -379,23 +380,30 @@ class Nginx:
 WRK_N = [0]
 
 
+def wrk_script(name, script, headers):
+    """TMP/name: headers (set in the script, so the token is not on a command line), then
+    bench/script (if any), then bench/report.lua. Returns (path, the equivalent wrk options
+    to show: -s bench/... -H 'K: V')."""
+    lua = TMP / name
+    text = "".join("wrk.headers[%s] = %s\n" % (json.dumps(k), json.dumps(v))
+                   for k, v in (headers or {}).items())
+    text += (BENCH / script).read_text() if script else ""
+    lua.write_text(text + "\n" + (BENCH / "report.lua").read_text())
+    shown = ["-s", "bench/%s+report.lua" % script if script else "bench/report.lua"]
+    for k, v in (headers or {}).items():
+        shown += ["-H", "%s: %s" % (k, v)]
+    return lua, shown
+
+
 def wrk(url, conns, secs, script=None, headers=None, args=(), threads=None):
     """One wrk run; returns rps, p50_ms, p99_ms, requests, errors, non2xx, s5xx."""
     WRK_N[0] += 1
-    lua = TMP / ("wrk-%d.lua" % WRK_N[0])
-    text = (BENCH / script).read_text() if script else ""
-    lua.write_text(text + "\n" + (BENCH / "report.lua").read_text())
+    lua, shown = wrk_script("wrk-%d.lua" % WRK_N[0], script, headers)
     threads = threads or max(1, min(conns, NPROC))
-    argv = ["wrk", "-t%d" % threads, "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s",
-            "-s", lua]
-    for k, v in (headers or {}).items():
-        argv += ["-H", "%s: %s" % (k, v)]
-    argv.append(url)
-    if args:
-        argv += ["--"] + [str(a) for a in args]
-    shown = ["wrk"] + argv[1:7] + ["bench/%s+report.lua" % script if script else
-                                   "bench/report.lua"] + argv[8:]
-    R.cmd(shown)
+    opts = ["-t%d" % threads, "-c%d" % conns, "-d%ds" % secs, "--timeout", "10s"]
+    tail = [url] + (["--"] + [str(a) for a in args] if args else [])
+    argv = ["wrk"] + opts + ["-s", lua] + tail
+    R.cmd(["wrk"] + opts + shown + tail)
     p = subprocess.run([str(a) for a in argv], capture_output=True, text=True,
                        timeout=secs + 60, stdin=subprocess.DEVNULL)
     m = re.search(r"^WRKJSON (\{.*\})$", p.stdout, re.M)
@@ -461,13 +469,14 @@ def create_sessions(v, first, last, conns=32, budget=None):
         return (0.0, first) if budget else 0.0
     want = v.count() + (last - first + 1)
     threads = max(1, min(conns, NPROC))
-    lua = TMP / "create.lua"
-    lua.write_text((BENCH / "create.lua").read_text() + "\n" + (BENCH / "report.lua").read_text())
-    argv = ["wrk", "-t%d" % threads, "-c%d" % min(conns, last - first + 1), "-d%ds" % 3600,
-            "--timeout", "30s", "-s", lua, "-H", "%s: %s" % (TOKEN_HDR, v.token),
-            v.base + COLL, "--", first, last, threads]
+    lua, shown = wrk_script("create.lua", "create.lua", v.hdr())
+    opts = ["-t%d" % threads, "-c%d" % min(conns, last - first + 1), "-d%ds" % 3600,
+            "--timeout", "30s"]
+    tail = [v.base + COLL, "--", first, last, threads]
+    R.cmd(["wrk"] + opts + shown + tail)
+    argv = ["wrk"] + opts + ["-s", lua] + tail
     t0 = time.monotonic()
-    p = spawn(argv, TMP / "create-wrk.log")
+    p = spawn(argv, TMP / "create-wrk.log", show=False)
     limit = budget or 120 + (last - first + 1) / 100.0
     last_count, still = -1, 0
     try:
@@ -609,9 +618,10 @@ def sc_patch(ctx):
             problems(a32) or "none"],
            ["sqlite_raw, 100 rows per transaction", fmt(r100["rps"]), fmt(r100["p50_ms"], 3),
             fmt(r100["p99_ms"], 3), "1x", rounds_text(r100), "none"]])
-    R.out("sqlite_raw latencies are per transaction (1 or 100 rows); vpnd's per request. "
-          "The session's _revision went from %d to %d (%d PATCHes acknowledged by wrk's count: "
-          "%d)." % (rev0, rev1, rev1 - rev0, a1["requests"] + a32["requests"]))
+    R.out("sqlite_raw latencies are per transaction (1 or 100 rows), vpnd's per request. "
+          "The session's _revision went from %d to %d: %d PATCHes applied, %d answers counted "
+          "by wrk (requests still in flight when wrk stops are applied but not counted)."
+          % (rev0, rev1, rev1 - rev0, a1["requests"] + a32["requests"]))
     R.out()
     table(["goal", "measured", "result"],
           [["1 connection >= 0.8x raw single", fmt(q1) + "x",
@@ -843,6 +853,7 @@ def sc_real(ctx):
 
 SCENARIOS = [("1", sc_get_one), ("3", sc_list), ("2", sc_patch), ("7", sc_soak),
              ("4", sc_scale), ("5", sc_prefix), ("6", sc_real)]
+MAIN_SCENARIOS = {"1", "2", "3", "7"}      # on the shared vpnd with 1,000 sessions (+ nginx)
 
 
 # ------------------------------------------------------------------ main
@@ -905,7 +916,7 @@ def main():
         R.out("- machine: nproc %d, CPU %s, %s %s, temp dir on %s" % (
             NPROC, cpu, platform.system(), platform.release(), fs))
         R.out("- load average at start: %.2f %.2f %.2f" % load0)
-        R.out("- tools: %s; %s; SQLite %s; vpnd %s" % (
+        R.out("- tools: %s; %s; SQLite %s; %s" % (
             " ".join(ver(["wrk", "-v"]).split()[:2]), ver(["nginx", "-v"]),
             sqlite3.sqlite_version, ver([bins["vpnd_bin"], "--version"])))
         R.out("- command: `%s` with BENCH_SECS=%d BENCH_ROUNDS=%d BENCH_SOAK_SECS=%d "
@@ -917,7 +928,7 @@ def main():
               "ratios from one run are meaningful." % NPROC)
         R.out()
         ctx = dict(bins)
-        need_main = ONLY & {"1", "2", "3", "7"}
+        need_main = bool(ONLY & MAIN_SCENARIOS)
         if need_main:
             v = Vpnd("main", bins["vpnd_bin"])
             ctx["vpnd"] = v
@@ -932,6 +943,11 @@ def main():
         for num, fn in SCENARIOS:
             if num not in ONLY:
                 continue
+            if need_main and num not in MAIN_SCENARIOS:
+                # the shared vpnd and nginx are done: stop them before the others run
+                ctx["nginx"].stop()
+                ctx["vpnd"].stop()
+                need_main = False
             try:
                 fn(ctx)
             except (BenchError, subprocess.TimeoutExpired, OSError, ValueError, KeyError) as e:
