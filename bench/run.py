@@ -978,6 +978,8 @@ def main():
         failed.append("timeout")
     finally:
         signal.alarm(0)
+        for s_ in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+            signal.signal(s_, signal.SIG_IGN)       # let the clean-up finish
         for p in list(PROCS):
             stop_proc(p, wait=10)
         shutil.rmtree(TMP, ignore_errors=True)
