@@ -976,6 +976,9 @@ def main():
     except Timeout as e:
         R.out(str(e))
         failed.append("timeout")
+    except (BenchError, subprocess.TimeoutExpired, OSError) as e:
+        R.out("bench FAILED: %s" % e)
+        failed.append("set-up")
     finally:
         signal.alarm(0)
         for s_ in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
