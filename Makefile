@@ -4,7 +4,9 @@
 #   make test       install missing packages, build under ASan+UBSan, run every test
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
-#   make bench      indicative wrk benchmarks on loopback (needs wrk), then the prefix-list bench
+#   make bench      the comparative benchmark suite (bench/run.py: vpnd vs nginx and raw SQLite,
+#                   scale sweep, route filtering, real mode, soak; knobs in bench/README.md)
+#   make bench-smoke  the same suite, BENCH_QUICK=1 (a short check that it runs)
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
 
 CC       ?= cc
@@ -38,7 +40,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec bench
+.PHONY: all run test unit api deps clean gen-spec bench bench-smoke
 
 all: $(BUILD)/vpnd
 
@@ -71,16 +73,24 @@ run: deps
 unit: $(UNIT_BINS)
 	@set -e; for t in $(UNIT_BINS); do echo "== $$t"; $$t; done
 
-api: $(BUILD)/vpnd
+api: $(BUILD)/vpnd $(BUILD)/sqlite_raw
 	VPND_BIN=$(abspath $(BUILD)/vpnd) $(PYTHON) -m pytest -q tests/api
 
 # The README's test command: everything, under ASan+UBSan.
 test: deps
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
 
-bench: all $(BUILD)/prefix_bench
-	sh bench/run.sh
-	$(BUILD)/prefix_bench
+BENCH_BINS := $(BUILD)/vpnd $(BUILD)/sqlite_raw $(BUILD)/prefix_bench
+
+bench: $(BENCH_BINS)
+	$(PYTHON) bench/run.py --build $(BUILD)
+
+bench-smoke: $(BENCH_BINS)
+	BENCH_QUICK=1 $(PYTHON) bench/run.py --build $(BUILD)
+
+# the raw-SQLite reference of the durable PATCH benchmark (links only libsqlite3)
+$(BUILD)/sqlite_raw: $(BUILD)/bench/sqlite_raw.o
+	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3
 
 # route-filter benchmark (not a test); unsanitized unless SANITIZE is given
 $(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
