@@ -4,6 +4,7 @@
 #   make test       install missing packages, build under ASan+UBSan, run every test
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
+#   make valgrind   the unit tests, built without sanitizers in build/vg, under valgrind
 #   make bench      indicative wrk benchmarks on loopback (needs wrk), then the prefix-list bench
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
 
@@ -38,7 +39,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec bench
+.PHONY: all run test unit api deps clean gen-spec bench valgrind valgrind-run
 
 all: $(BUILD)/vpnd
 
@@ -77,6 +78,15 @@ api: $(BUILD)/vpnd
 # The README's test command: everything, under ASan+UBSan.
 test: deps
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
+
+# valgrind (memcheck) on every unit test: its own unsanitized build (valgrind and ASan do not
+# mix); leaks (definite, indirect) and any report, also from forked children, fail it.
+VG_BUILD ?= build/vg
+valgrind: deps
+	$(MAKE) BUILD=$(VG_BUILD) SANITIZE= valgrind-run
+
+valgrind-run: $(UNIT_BINS)
+	sh scripts/valgrind-unit.sh $(UNIT_BINS)
 
 bench: all $(BUILD)/prefix_bench
 	sh bench/run.sh
