@@ -4,6 +4,7 @@
 #   make test       install missing packages, build under ASan+UBSan, run every test
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
+#   make valgrind   the unit tests, built without sanitizers in build/vg, under valgrind
 #   make bench      the comparative benchmark suite (bench/run.py: vpnd vs nginx and raw SQLite,
 #                   scale sweep, route filtering, real mode, soak; knobs in bench/README.md)
 #   make bench-smoke  the same suite, BENCH_QUICK=1 (a short check that it runs)
@@ -40,7 +41,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec bench bench-smoke
+.PHONY: all run test unit api deps clean gen-spec bench bench-smoke valgrind valgrind-run
 
 all: $(BUILD)/vpnd
 
@@ -91,6 +92,15 @@ bench-smoke: $(BENCH_BINS)
 # the raw-SQLite reference of the durable PATCH benchmark (links only libsqlite3)
 $(BUILD)/sqlite_raw: $(BUILD)/bench/sqlite_raw.o
 	$(CC) $(LDFLAGS) -o $@ $^ -lsqlite3
+
+# valgrind (memcheck) on every unit test: its own unsanitized build (valgrind and ASan do not
+# mix); leaks (definite, indirect) and any report, also from forked children, fail it.
+VG_BUILD ?= build/vg
+valgrind: deps
+	$(MAKE) BUILD=$(VG_BUILD) SANITIZE= valgrind-run
+
+valgrind-run: $(UNIT_BINS)
+	sh scripts/valgrind-unit.sh $(UNIT_BINS)
 
 # route-filter benchmark (not a test); unsanitized unless SANITIZE is given
 $(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
