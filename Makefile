@@ -6,6 +6,8 @@
 #   make SANITIZE=address,undefined   sanitizer build
 #   make bench      indicative wrk benchmarks on loopback (needs wrk), then the prefix-list bench
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
+#   make fuzz FUZZ_SECONDS=N   build the libFuzzer harnesses (clang) and run each N s (default 60)
+#   make fuzz-ci    the same, ~10 s each; fails on any crash, leak or invariant failure
 
 CC       ?= cc
 BUILD    ?= build
@@ -38,7 +40,7 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec bench
+.PHONY: all run test unit api deps clean gen-spec bench fuzz fuzz-ci fuzz-build fuzz-bins
 
 all: $(BUILD)/vpnd
 
@@ -89,6 +91,34 @@ $(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
 gen-spec:
 	$(PYTHON) tools/gen_spec.py ../shared/spec/nsx-vmc-policy-ipsec-bgp-types.json \
 		tools/extra-types.json > src/schema/spec_gen.c
+
+# ---- fuzzing (docs/fuzz.md): clang + libFuzzer, in its own build dir ----
+# The library is rebuilt there with clang, ASan+UBSan and -fsanitize=fuzzer-no-link; each
+# harness tests/fuzz/fuzz_*.c links it with libFuzzer's main. A run works on a copy of the
+# checked-in corpus (build/fuzz/corpus/NAME), so new inputs never dirty the tree; crashes land
+# in build/fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/bin/%)
+FUZZ_ARGS ?=
+
+fuzz-build:
+	CFLAGS="-fsanitize=fuzzer-no-link -O1" $(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
+		SANITIZE=address,undefined fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/bin/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/common.o $(BUILD)/libvpnd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) "$(FUZZ_ARGS)" $(FUZZ_NAMES)
+
+fuzz-ci: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) 10 "$(FUZZ_ARGS)" $(FUZZ_NAMES)
 
 clean:
 	rm -rf build
