@@ -1,7 +1,8 @@
 # vpnd - one strict Makefile.
 #   make            build build/vpnd
 #   make run        install missing packages, build, start vpnd on 127.0.0.1:8080 (data in ./var)
-#   make test       install missing packages, build under ASan+UBSan, run every test
+#   make test       install missing packages; unit + API tests under ASan+UBSan, unit tests
+#                   under valgrind, every fuzzer briefly (= .ci/run)
 #   make unit       C unit tests only (current build flavour)
 #   make SANITIZE=address,undefined   sanitizer build
 #   make valgrind   the unit tests, built without sanitizers in build/vg, under valgrind
@@ -9,6 +10,8 @@
 #                   scale sweep, route filtering, real mode, soak; knobs in bench/README.md)
 #   make bench-smoke  the same suite, BENCH_QUICK=1 (a short check that it runs)
 #   make gen-spec   regenerate src/schema/spec_gen.c from ../shared/spec
+#   make fuzz FUZZ_SECONDS=N   build the libFuzzer harnesses (clang) and run each N s (default 60)
+#   make fuzz-ci    the same, ~10 s each; fails on any crash, leak or invariant failure
 
 CC       ?= cc
 BUILD    ?= build
@@ -41,7 +44,8 @@ CLI_OBJS := $(patsubst %.c,$(BUILD)/%.o,$(sort $(wildcard src/cli_*.c)))
 UNIT_SRCS := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all run test unit api deps clean gen-spec bench bench-smoke valgrind valgrind-run
+.PHONY: all run test unit api deps clean gen-spec bench bench-smoke valgrind valgrind-run \
+	fuzz fuzz-ci fuzz-build fuzz-bins
 
 all: $(BUILD)/vpnd
 
@@ -77,9 +81,12 @@ unit: $(UNIT_BINS)
 api: $(BUILD)/vpnd $(BUILD)/sqlite_raw
 	VPND_BIN=$(abspath $(BUILD)/vpnd) $(PYTHON) -m pytest -q tests/api
 
-# The README's test command: everything, under ASan+UBSan.
+# The README's test command: every test. Unit and API tests under ASan+UBSan (leaks fail), the
+# unit tests again under valgrind (unsanitized build), then a short run of every fuzzer.
 test: deps
 	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
+	$(MAKE) valgrind
+	$(MAKE) fuzz-ci
 
 BENCH_BINS := $(BUILD)/vpnd $(BUILD)/sqlite_raw $(BUILD)/prefix_bench
 
@@ -109,6 +116,34 @@ $(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
 gen-spec:
 	$(PYTHON) tools/gen_spec.py ../shared/spec/nsx-vmc-policy-ipsec-bgp-types.json \
 		tools/extra-types.json > src/schema/spec_gen.c
+
+# ---- fuzzing (docs/fuzz.md): clang + libFuzzer, in its own build dir ----
+# The library is rebuilt there with clang, ASan+UBSan and -fsanitize=fuzzer-no-link; each
+# harness tests/fuzz/fuzz_*.c links it with libFuzzer's main. A run works on a copy of the
+# checked-in corpus (build/fuzz/corpus/NAME), so new inputs never dirty the tree; crashes land
+# in build/fuzz/crashes/.
+FUZZ_SECONDS ?= 60
+FUZZ_BUILD := build/fuzz
+FUZZ_SRCS := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES := $(FUZZ_SRCS:tests/fuzz/%.c=%)
+FUZZ_BINS := $(FUZZ_NAMES:%=$(FUZZ_BUILD)/bin/%)
+FUZZ_ARGS ?=
+
+fuzz-build:
+	CFLAGS="-fsanitize=fuzzer-no-link -O1" $(MAKE) BUILD=$(FUZZ_BUILD) CC=clang \
+		SANITIZE=address,undefined fuzz-bins
+
+fuzz-bins: $(FUZZ_BINS)
+
+$(FUZZ_BUILD)/bin/%: $(BUILD)/tests/fuzz/%.o $(BUILD)/tests/fuzz/common.o $(BUILD)/libvpnd.a
+	@mkdir -p $(dir $@)
+	$(CC) $(LDFLAGS) -fsanitize=fuzzer -o $@ $^ $(LDLIBS)
+
+fuzz: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) $(FUZZ_SECONDS) "$(FUZZ_ARGS)" $(FUZZ_NAMES)
+
+fuzz-ci: fuzz-build
+	@sh tests/fuzz/run.sh $(FUZZ_BUILD) 10 "$(FUZZ_ARGS)" $(FUZZ_NAMES)
 
 clean:
 	rm -rf build

@@ -22,6 +22,7 @@
 #include "realize/sim.h"
 #include "api/ratelimit.h"
 #include "api/views.h"
+#include "api/api_internal.h"
 
 #define API_PREFIX "/policy/api/v1"
 #define VMC_PREFIX "/vmc/reverse-proxy/api/orgs/"
@@ -32,7 +33,7 @@
 /* The deprecated URL form of the IPSec VPN service (one object, two URLs). */
 #define ALIAS_FROM T0 "/ipsec-vpn-services"
 #define ALIAS_TO LS "/ipsec-vpn-services"
-#define MAX_CAPS 2
+#define MAX_CAPS API_MAX_CAPS
 
 struct api {
 	struct model *m;
@@ -296,13 +297,19 @@ skip_seg(const char *p)
 	return p;
 }
 
-/* Copy the segment at @p into @out (capped) and return the position after it. */
+/*
+ * Copy the segment at @p into @out and return the position after it; NULL when it does not fit
+ * (a truncated org id could otherwise equal this server's).
+ */
 static const char *
 take_seg(const char *p, char *out, size_t outlen)
 {
 	const char *e = skip_seg(p);
 
-	snprintf(out, outlen, "%.*s", (int)(e - p), p);
+	if ((size_t)(e - p) >= outlen)
+		return NULL;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
 	return e;
 }
 
@@ -325,12 +332,14 @@ normalize(const char *url, char *out, size_t outlen, char *org, char *sddc, size
 		if (*p == '/' || !*p)
 			return false;
 		p = take_seg(p, org, idlen);
-		if (strncmp(p, "/sddcs/", 7))
+		if (!p || strncmp(p, "/sddcs/", 7))
 			return false;
 		p += 7;
 		if (*p == '/' || !*p)
 			return false;
 		p = take_seg(p, sddc, idlen);
+		if (!p)
+			return false;
 		if (!strncmp(p, "/sks-nsxt-manager/", 18))
 			p += 17;
 	}
@@ -1580,4 +1589,31 @@ api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_do
 	if (meth == API_GET)
 		return h_get(a, rq, r, id, &c, out);
 	return h_write(a, rq, r, id, &c, out, cb, arg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* api_internal.h: the parsers above, for the fuzz harnesses and unit tests */
+
+bool
+api_normalize(const char *url, char *out, size_t outlen, char *org, char *sddc, size_t idlen)
+{
+	return normalize(url, out, outlen, org, sddc, idlen);
+}
+
+long
+api_route_find(bool policy, const char *path, char *scratch, size_t slen,
+	       const char *caps[API_MAX_CAPS])
+{
+	const struct route *r = route_match(policy ? routes : top_routes, policy ? NROUTES : NTOP,
+					    path, scratch, slen, caps);
+
+	if (!r)
+		return -1;
+	return policy ? (long)(r - routes) : (long)(NROUTES + (size_t)(r - top_routes));
+}
+
+bool
+api_form_value(const char *body, size_t len, const char *key, char *out, size_t outlen)
+{
+	return form_value(body, len, key, out, outlen);
 }
