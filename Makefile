@@ -81,12 +81,12 @@ unit: $(UNIT_BINS)
 api: $(BUILD)/vpnd $(BUILD)/sqlite_raw
 	VPND_BIN=$(abspath $(BUILD)/vpnd) $(PYTHON) -m pytest -q tests/api
 
-# The README's test command: every test. Unit and API tests under ASan+UBSan (leaks fail), the
-# unit tests again under valgrind (unsanitized build), then a short run of every fuzzer.
+# The README's test command: every test, -Werror builds. Unit and API tests under ASan+UBSan
+# (leaks fail), the unit tests again under valgrind (unsanitized build), every fuzzer briefly.
 test: deps
-	$(MAKE) BUILD=build/san SANITIZE=address,undefined unit api
-	$(MAKE) valgrind
-	$(MAKE) fuzz-ci
+	$(MAKE) WERROR=1 BUILD=build/san SANITIZE=address,undefined unit api
+	$(MAKE) WERROR=1 valgrind
+	$(MAKE) WERROR=1 fuzz-ci
 
 BENCH_BINS := $(BUILD)/vpnd $(BUILD)/sqlite_raw $(BUILD)/prefix_bench
 
