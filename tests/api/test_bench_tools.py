@@ -40,7 +40,8 @@ def test_sqlite_raw_rows(tmp_path, batch):
     assert j["rows"] == j["txns"] * batch, j
     assert j["body_bytes"] == 1000 and j["audit_bytes"] == 200, j
     assert 0 < j["p50_ms"] <= j["p99_ms"], j
-    assert abs(j["rows_per_s"] - j["rows"] / j["secs"]) < 1, j
+    # "secs" is printed to the millisecond: allow its rounding (0.05%), not only 1 row/s
+    assert abs(j["rows_per_s"] - j["rows"] / j["secs"]) <= 1 + j["rows_per_s"] * 0.0005, j
     con = sqlite3.connect(str(db))
     try:
         assert con.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
