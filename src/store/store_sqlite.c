@@ -72,8 +72,8 @@ static const char *const stmt_sql[S__N] = {
 	[S_SAVEPOINT] = "SAVEPOINT cs",
 	[S_RELEASE] = "RELEASE cs",
 	[S_ROLLBACK_TO] = "ROLLBACK TO cs",
-	[S_PUT] = "INSERT OR REPLACE INTO objects(path, kind, revision, body)"
-		  " VALUES (?1, ?2, ?3, ?4)",
+	[S_PUT] = ("INSERT OR REPLACE INTO objects(path, kind, revision, body)"
+		   " VALUES (?1, ?2, ?3, ?4)"),
 	[S_DEL] = "DELETE FROM objects WHERE path = ?1",
 	[S_META] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 	[S_AUDIT] = "INSERT INTO audit(time_ms, record) VALUES (?1, ?2)",

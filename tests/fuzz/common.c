@@ -243,7 +243,9 @@ fuzz_stack_get(void)
 	struct fuzz_stack *fs = &stack;
 	struct model_config mc = { "203.0.113.10", "10.0.0.10" };
 	struct auth_config ac = { 1800, FUZZ_ORG };
-	struct api_config pc = { 1 << 20, FUZZ_ORG, FUZZ_SDDC, "fuzz", NULL, true, false };
+	/* no rate limits: a fuzzer sends far more than any limit would let through */
+	struct api_config pc = { .max_body = 1 << 20, .org_id = FUZZ_ORG, .sddc_id = FUZZ_SDDC,
+				 .sddc_name = "fuzz", .emulator = true };
 	struct rz_config rc = { 0, NULL, 10 };
 	struct rz_backend *be;
 	struct vpn_error e;
