@@ -672,7 +672,8 @@ engine_main(void *arg)
 
 	pthread_mutex_lock(&rz->qmu);
 	for (;;) {
-		struct qitem *q;
+		struct qitem *q, *it;
+		uint64_t n;
 
 		while (!rz->head && !rz->stopping) {
 			struct timespec ts;
@@ -686,26 +687,33 @@ engine_main(void *arg)
 		}
 		if (rz->stopping)
 			break;
+		/*
+		 * Take everything queued (a burst of writes) and advance the backend once after it:
+		 * a tick visits every session, so one per notification would make a burst of n
+		 * writes cost O(n * sessions).
+		 */
 		q = rz->head;
-		if (q) {
-			rz->head = q->next;
-			if (!rz->head)
-				rz->tailp = &rz->head;
-		}
+		rz->head = NULL;
+		rz->tailp = &rz->head;
 		pthread_mutex_unlock(&rz->qmu);
 
 		pthread_mutex_lock(&rz->mu);
-		if (q && !strcmp(q->path, RESYNC))
-			resync(rz);
-		else if (q)
-			realize_path(rz, q->path);
+		for (n = 0, it = q; it; it = it->next, n++) {
+			if (!strcmp(it->path, RESYNC))
+				resync(rz);
+			else
+				realize_path(rz, it->path);
+		}
 		rz->b->ops->tick(rz->b, now_ms(rz));
 		pthread_mutex_unlock(&rz->mu);
-		free(q);
+		while (q) {
+			it = q->next;
+			free(q);
+			q = it;
+		}
 
 		pthread_mutex_lock(&rz->qmu);
-		if (q)
-			rz->processed++;
+		rz->processed += n;
 		if (rz->processed == rz->notified)
 			pthread_cond_broadcast(&rz->idle_cv);
 	}
