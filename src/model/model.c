@@ -45,7 +45,7 @@ struct obj {
 	const char *id;			/* points into path */
 	const struct coll *coll;
 	const struct schema_type *type;
-	char *pub;			/* rendered without secrets */
+	char *pub;			/* rendered without secrets (== full when it has none) */
 	size_t pub_len;
 	char *full;			/* rendered with secrets: what the store holds */
 	size_t full_len;
@@ -127,7 +127,8 @@ obj_free(struct obj *o)
 	free(o->refs);
 	free(o->vti);
 	free(o->path);
-	free(o->pub);
+	if (o->pub != o->full)
+		free(o->pub);
 	free(o->full);
 	free(o->display_name);
 	free(o->create_user);
@@ -257,6 +258,24 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* Remove the secret fields of rendered @doc; true if there were any. */
+static bool
+drop_secrets(const struct schema_type *t, json_t *doc)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	bool any = false;
+
+	json_object_foreach_safe(doc, tmp, key, v) {
+		if (schema_field_is_secret(t, key)) {
+			json_object_del(doc, key);
+			any = true;
+		}
+	}
+	return any;
+}
+
 /*
  * Build an obj from a finished document (server fields present). @doc is borrowed.
  */
@@ -264,7 +283,7 @@ static enum vpn_err
 obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
 {
 	struct obj *o = calloc(1, sizeof(*o));
-	json_t *pub = NULL, *full = NULL;
+	json_t *full = NULL;
 	const char *s, *idp;
 	enum vpn_err rc = VPN_E_NOMEM;
 
@@ -291,23 +310,33 @@ obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct o
 	o->create_user = strdup(jstr(doc, "_create_user") ? jstr(doc, "_create_user") : "");
 	if (!o->display_name || !o->create_user)
 		goto out;
-	pub = schema_render(o->type, doc, 0);
+	/*
+	 * Render once, with secrets. Secrets are top-level fields (psk, password) and rendering
+	 * does not depend on them otherwise, so the public text is the same document without
+	 * them; without any, both texts are the same string (one copy in memory).
+	 */
 	full = schema_render(o->type, doc, SCHEMA_RENDER_SECRETS);
-	if (!pub || !full)
+	if (!full)
 		goto out;
-	o->pub = json_dumps(pub, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	o->full = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!o->pub || !o->full)
+	if (!o->full)
 		goto out;
-	o->pub_len = strlen(o->pub);
 	o->full_len = strlen(o->full);
+	if (drop_secrets(o->type, full)) {
+		o->pub = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (!o->pub)
+			goto out;
+		o->pub_len = strlen(o->pub);
+	} else {
+		o->pub = o->full;
+		o->pub_len = o->full_len;
+	}
 	rc = obj_index_facts(o, doc);
 	if (rc)
 		goto out;
 	*out = o;
 	o = NULL;
 out:
-	json_decref(pub);
 	json_decref(full);
 	obj_free(o);
 	return rc;
