@@ -565,6 +565,18 @@ realize_neighbor(struct rz *rz, const char *path)
 
 static void realize_path(struct rz *rz, const char *path);
 
+/* rz_stop() has begun: a long walk (a resync of 100k sessions) gives up. */
+static bool
+engine_stopping(struct rz *rz)
+{
+	bool stop;
+
+	pthread_mutex_lock(&rz->qmu);
+	stop = rz->stopping;
+	pthread_mutex_unlock(&rz->qmu);
+	return stop;
+}
+
 static void
 realize_collection(struct rz *rz, const struct coll *c)
 {
@@ -573,7 +585,7 @@ realize_collection(struct rz *rz, const struct coll *c)
 
 	if (model_collection_paths(rz->m, c, &ps))
 		return;
-	for (i = 0; i < ps.n; i++)
+	for (i = 0; i < ps.n && !engine_stopping(rz); i++)
 		realize_path(rz, ps.v[i]);
 	model_paths_release(&ps);
 }
@@ -595,7 +607,7 @@ realize_path(struct rz *rz, const char *path)
 	} else if (c) {
 		/* profiles, endpoints, prefix lists: realized through what refers to them */
 		if (!model_referrers(rz->m, path, &refs)) {
-			for (i = 0; i < refs.n; i++)
+			for (i = 0; i < refs.n && !engine_stopping(rz); i++)
 				realize_path(rz, refs.v[i]);
 			model_paths_release(&refs);
 		}
