@@ -115,6 +115,7 @@ struct sqlite_store {
 	_Atomic uint64_t token_writes;	/* our own token changes, which data_version misses */
 	sqlite3_stmt *dv_stmt;		/* PRAGMA data_version on adb, prepared once */
 	const volatile uint32_t *shm;	/* the WAL-index header (read-only map of -shm), or NULL */
+	int shm_fd;			/* -shm, open while the connections are (see shm_map) */
 	_Atomic uint64_t dv_stamp;	/* WAL-index change stamp when dv_value was read */
 	_Atomic uint64_t dv_value;	/* PRAGMA data_version as of dv_stamp */
 	_Atomic uint64_t dv_queries;	/* slow-path data_version calls, for stats */
@@ -779,6 +780,7 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
 	s->base.ops = &store_sqlite_ops;
 	s->tailp = &s->head;
+	s->shm_fd = -1;
 	s->path = util_strndup(path, strlen(path));
 	if (!s->path) {
 		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
@@ -1061,6 +1063,8 @@ sqlite_close(struct store *st)
 		log_error("store: closing the read connection: %s", sqlite3_errmsg(s->rdb));
 	if (s->wdb && sqlite3_close(s->wdb) != SQLITE_OK)
 		log_error("store: closing the write connection: %s", sqlite3_errmsg(s->wdb));
+	if (s->shm_fd >= 0)
+		close(s->shm_fd);	/* after the connections: see shm_map() */
 	if (s->sync_ok) {
 		pthread_cond_destroy(&s->cv);
 		pthread_cond_destroy(&s->idle_cv);
@@ -1313,15 +1317,21 @@ shm_map(struct sqlite_store *s)
 	n = snprintf(shm, sizeof(shm), "%s-shm", db);
 	if (n < 0 || (size_t)n >= sizeof(shm))
 		return;
+	/*
+	 * The descriptor stays open until sqlite_close() has closed the connections: closing
+	 * any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+	 * "in use" (DMS) lock on -shm included - another process opening the database would then
+	 * truncate -shm under our connections' maps (SIGBUS).
+	 */
 	fd = open(shm, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		return;
+	s->shm_fd = fd;
 	if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP_LEN) {
 		p = mmap(NULL, SHM_MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
 		if (p != MAP_FAILED)
 			s->shm = p;
 	}
-	close(fd);
 }
 
 /*

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1263,6 +1264,41 @@ test_data_version_fast_path_sees_other_process(void **state)
 	store_close(st);
 }
 
+/*
+ * Mapping -shm for data_version must not drop SQLite's "in use" lock on it (closing any
+ * descriptor of a file drops all of the process's POSIX locks on it): without that lock, the
+ * next process to open the database (`vpnd token ...`) truncates -shm under our connections
+ * and our next commit dies of SIGBUS. The lock is the DMS byte, offset 128 of -shm.
+ */
+static void
+test_shm_lock_kept_while_open(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri);
+	char shm[PATH_MAX + 32];
+	int status;
+	pid_t pid;
+
+	snprintf(shm, sizeof(shm), "%s-shm", f->db);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128,
+				    .l_len = 1 };
+		int fd = open(shm, O_RDWR);
+
+		if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
+			_exit(2);
+		_exit(fl.l_type == F_UNLCK ? 1 : 0);	/* 0: the parent still holds it */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	put_sync(st, "/y", "K", "{}", 0);
+	store_close(st);
+}
+
 struct audit_seen {
 	int n;
 	int64_t last_id;
@@ -1343,6 +1379,7 @@ main(void)
 		T(test_tokens),
 		T(test_data_version_sees_other_writers),
 		T(test_data_version_fast_path_sees_other_process),
+		T(test_shm_lock_kept_while_open),
 		T(test_audit_atomic_with_change_set),
 	};
 #undef T
