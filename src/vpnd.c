@@ -58,7 +58,14 @@ struct opts {
 	uint32_t local_as;		/* real mode: BIRD's local AS */
 	const char *router_id;		/* real mode: BIRD's router id (default --public-ip) */
 	bool kernel_xfrm;		/* real mode: kernel ESP instead of kernel-libipsec (untested) */
+	/* limits (docs/http.md, docs/api.md) */
+	size_t max_header;
+	unsigned max_conns_per_ip;	/* 0 = off */
+	unsigned rate_limit, rate_burst;		/* per token; 0 = off */
+	unsigned auth_rate_limit, auth_rate_burst;	/* token exchange per client address */
 };
+
+enum { OPT_MAX_HEADER = 256, OPT_MAX_CONNS_IP, OPT_RATE, OPT_BURST, OPT_AUTH_RATE, OPT_AUTH_BURST };
 
 /* The subcommand table (wireguard-tools style): `vpnd NAME ...` runs cmd(argc - 1, argv + 1). */
 static const struct {
@@ -85,8 +92,19 @@ usage(FILE *f)
 		"  --reserved-vti CIDRS   comma-separated link-local ranges tunnel interfaces may not use\n"
 		"  --max-body BYTES       largest accepted request body (default 1048576)\n"
 		"  --threads N            HTTP worker threads (default: number of CPUs)\n"
-		"  --conn-timeout SEC     idle connection timeout (default 60)\n"
-		"  --max-conns N          concurrent connection limit (default 1024)\n"
+		"  --conn-timeout SEC     close a connection silent for SEC, or whose request head or\n"
+		"                         body takes longer than SEC to arrive (default 60; 0 = never)\n"
+		"  --max-conns N          concurrent connection limit; more get 503 (default 1024)\n"
+		"  --max-conns-per-ip N   connections per client address; more are closed (default 0 =\n"
+		"                         no limit)\n"
+		"  --max-header BYTES     largest request line + header fields; more get 431\n"
+		"                         (default 32768)\n"
+		"  --rate-limit RPS       requests/s per token (per refresh token's name); over it: 429\n"
+		"                         with Retry-After (default 0 = off; NSX Manager's is 100)\n"
+		"  --rate-burst N         requests a token may send at once (default: RPS)\n"
+		"  --auth-rate-limit RPS  token exchanges/s per client address (IPv6: per /64), 0 = off\n"
+		"                         (default 10)\n"
+		"  --auth-rate-burst N    token exchanges a client address may send at once (default 100)\n"
 		"  --log-level LEVEL      debug|info|warn|error (default info)\n"
 		"  --tls-cert FILE        serve HTTPS with this PEM certificate (chain); needs --tls-key\n"
 		"  --tls-key FILE         the certificate's PEM private key (vpnd cert generate makes both)\n"
@@ -151,6 +169,12 @@ parse_opts(int argc, char **argv, struct opts *o)
 		{ "local-as", required_argument, NULL, 'a' },
 		{ "router-id", required_argument, NULL, 'r' },
 		{ "kernel-xfrm", no_argument, NULL, 'X' },
+		{ "max-header", required_argument, NULL, OPT_MAX_HEADER },
+		{ "max-conns-per-ip", required_argument, NULL, OPT_MAX_CONNS_IP },
+		{ "rate-limit", required_argument, NULL, OPT_RATE },
+		{ "rate-burst", required_argument, NULL, OPT_BURST },
+		{ "auth-rate-limit", required_argument, NULL, OPT_AUTH_RATE },
+		{ "auth-rate-burst", required_argument, NULL, OPT_AUTH_BURST },
 		{ "version", no_argument, NULL, 'V' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -224,6 +248,33 @@ parse_opts(int argc, char **argv, struct opts *o)
 				return 2;
 			}
 			o->max_conns = (unsigned)v;
+			break;
+		case OPT_MAX_HEADER:
+			if (!parse_uint(optarg, 1 << 20, &v) || v < 1024) {
+				fprintf(stderr, "vpnd: --max-header must be 1024..1048576\n");
+				return 2;
+			}
+			o->max_header = (size_t)v;
+			break;
+		case OPT_MAX_CONNS_IP:
+			if (!parse_uint(optarg, 65536, &v)) {
+				fprintf(stderr, "vpnd: --max-conns-per-ip must be 0..65536\n");
+				return 2;
+			}
+			o->max_conns_per_ip = (unsigned)v;
+			break;
+		case OPT_RATE:
+		case OPT_BURST:
+		case OPT_AUTH_RATE:
+		case OPT_AUTH_BURST:
+			if (!parse_uint(optarg, 1000000, &v)) {
+				fprintf(stderr, "vpnd: --%s must be 0..1000000\n",
+					c == OPT_RATE ? "rate-limit" : c == OPT_BURST ? "rate-burst" :
+					c == OPT_AUTH_RATE ? "auth-rate-limit" : "auth-rate-burst");
+				return 2;
+			}
+			*(c == OPT_RATE ? &o->rate_limit : c == OPT_BURST ? &o->rate_burst :
+			  c == OPT_AUTH_RATE ? &o->auth_rate_limit : &o->auth_rate_burst) = (unsigned)v;
 			break;
 		case 'V':
 			printf("vpnd %s\n", VPND_VERSION);
@@ -415,7 +466,8 @@ main(int argc, char **argv)
 {
 	struct opts o = { "127.0.0.1:8080", "var", NULL, "198.51.100.1", "10.2.0.1", 1 << 20, 0, 60,
 			  1024, "info", NULL, NULL, NULL, NULL, NULL, NULL, 1800, false,
-			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24", false, NULL, 65000, NULL, false };
+			  "10.2.0.0/24,10.2.32.0/20,192.168.1.0/24", false, NULL, 65000, NULL, false,
+			  32 * 1024, 0, 0, 0, 10, 100 };
 	struct vpn_error err;
 	struct store *st = NULL;
 	struct model *m = NULL;
@@ -555,6 +607,10 @@ main(int argc, char **argv)
 	ac.public_url = o.public_url;
 	ac.emulator = !o.no_emulator;
 	ac.real_mode = o.real;
+	ac.rate_limit = o.rate_limit;
+	ac.rate_burst = o.rate_burst;
+	ac.auth_rate_limit = o.auth_rate_limit;
+	ac.auth_rate_burst = o.auth_rate_burst;
 	if (api_new(&a, m, au, rz, &ac)) {
 		log_error("api: out of memory");
 		goto out;
@@ -564,6 +620,8 @@ main(int argc, char **argv)
 	hc.max_body = o.max_body;
 	hc.conn_timeout = o.conn_timeout;
 	hc.max_conns = o.max_conns;
+	hc.max_conns_per_ip = o.max_conns_per_ip;
+	hc.max_header = o.max_header;
 	if (tls_setup(&o, &hc))
 		goto out;
 	if (http_start(&srv, a, &hc, &err)) {

@@ -1,6 +1,8 @@
 #include "api/api.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
+#include <netinet/in.h>
 #include <stddef.h>
 #include <pthread.h>
 #include <jansson.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <time.h>
 
 #include "auth/auth.h"
@@ -17,7 +20,9 @@
 #include "model/model.h"
 #include "realize/rz.h"
 #include "realize/sim.h"
+#include "api/ratelimit.h"
 #include "api/views.h"
+#include "api/api_internal.h"
 
 #define API_PREFIX "/policy/api/v1"
 #define VMC_PREFIX "/vmc/reverse-proxy/api/orgs/"
@@ -28,7 +33,7 @@
 /* The deprecated URL form of the IPSec VPN service (one object, two URLs). */
 #define ALIAS_FROM T0 "/ipsec-vpn-services"
 #define ALIAS_TO LS "/ipsec-vpn-services"
-#define MAX_CAPS 2
+#define MAX_CAPS API_MAX_CAPS
 
 struct api {
 	struct model *m;
@@ -40,7 +45,12 @@ struct api {
 	char public_url[512];
 	char sddc_name[128];
 	char created[32];		/* ISO 8601, for the SDDC object */
+	struct rl *rl_client;		/* --rate-limit: per token name; NULL = off */
+	struct rl *rl_exchange;		/* --auth-rate-limit: token exchange per client address */
 };
+
+/* Keys each rate-limit table holds at most (idle ones are evicted first; see ratelimit.h). */
+#define API_RL_KEYS 4096
 
 enum handler {
 	H_LIST, H_OBJECT, H_SINGLETON,			/* policy objects */
@@ -214,6 +224,13 @@ api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,
 	a->cfg.sddc_id = a->sddc_id;
 	a->cfg.public_url = a->public_url[0] ? a->public_url : NULL;
 	a->cfg.sddc_name = a->sddc_name;
+	if ((cfg->rate_limit &&
+	     !(a->rl_client = rl_new(cfg->rate_limit, cfg->rate_burst, API_RL_KEYS))) ||
+	    (cfg->auth_rate_limit &&
+	     !(a->rl_exchange = rl_new(cfg->auth_rate_limit, cfg->auth_rate_burst, API_RL_KEYS)))) {
+		api_free(a);
+		return VPN_E_NOMEM;
+	}
 	{
 		time_t t = time(NULL);
 		struct tm tm;
@@ -228,6 +245,10 @@ api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,
 void
 api_free(struct api *a)
 {
+	if (!a)
+		return;
+	rl_free(a->rl_client);
+	rl_free(a->rl_exchange);
 	free(a);
 }
 
@@ -276,13 +297,19 @@ skip_seg(const char *p)
 	return p;
 }
 
-/* Copy the segment at @p into @out (capped) and return the position after it. */
+/*
+ * Copy the segment at @p into @out and return the position after it; NULL when it does not fit
+ * (a truncated org id could otherwise equal this server's).
+ */
 static const char *
 take_seg(const char *p, char *out, size_t outlen)
 {
 	const char *e = skip_seg(p);
 
-	snprintf(out, outlen, "%.*s", (int)(e - p), p);
+	if ((size_t)(e - p) >= outlen)
+		return NULL;
+	memcpy(out, p, (size_t)(e - p));
+	out[e - p] = '\0';
 	return e;
 }
 
@@ -305,12 +332,14 @@ normalize(const char *url, char *out, size_t outlen, char *org, char *sddc, size
 		if (*p == '/' || !*p)
 			return false;
 		p = take_seg(p, org, idlen);
-		if (strncmp(p, "/sddcs/", 7))
+		if (!p || strncmp(p, "/sddcs/", 7))
 			return false;
 		p += 7;
 		if (*p == '/' || !*p)
 			return false;
 		p = take_seg(p, sddc, idlen);
+		if (!p)
+			return false;
 		if (!strncmp(p, "/sks-nsxt-manager/", 18))
 			p += 17;
 	}
@@ -469,6 +498,59 @@ audit(struct api *a, const struct caller *c, const char *method, const char *pat
 				     rev_before, rev_after, out->status, error_code };
 
 	model_audit(a->m, &r);
+}
+
+/* A 429 with the NSX error JSON and Retry-After. */
+static bool
+rate_refused(struct api_resp *out, int64_t retry_ns, const char *msg)
+{
+	respond_errf(out, VPN_E_RATE, 0, msg);
+	out->retry_after = rl_retry_after_s(retry_ns);
+	return true;
+}
+
+/*
+ * --rate-limit: true, with a 429 in @out, when the caller's token is over its rate. Checked
+ * right after authentication, before anything is read, written or audited, so a refused
+ * request has no effect at all. The key is the token's name (unique in the store): every
+ * access token exchanged from one refresh token shares one bucket.
+ */
+static bool
+over_rate(struct api *a, const struct caller *c, struct api_resp *out)
+{
+	int64_t retry = 0;
+	char msg[160];
+
+	if (!a->rl_client || rl_allow(a->rl_client, c->p.name, &retry))
+		return false;
+	/* NSX's words; a token's name is not a secret (it is _create_user on every object) */
+	snprintf(msg, sizeof(msg), "Client '%s' exceeded request rate of %u per second.",
+		 c->p.name, rl_rate(a->rl_client));
+	return rate_refused(out, retry, msg);
+}
+
+/* The token-exchange rate key of a client: its IPv4 address, or its IPv6 /64. */
+static void
+peer_key(const struct sockaddr *sa, char *out, size_t outlen)
+{
+	char ip[INET6_ADDRSTRLEN];
+
+	snprintf(out, outlen, "unknown");
+	if (sa && sa->sa_family == AF_INET) {
+		if (inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, ip, sizeof(ip)))
+			snprintf(out, outlen, "%s", ip);
+	} else if (sa && sa->sa_family == AF_INET6) {
+		struct in6_addr a6 = ((const struct sockaddr_in6 *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(&a6)) {
+			if (inet_ntop(AF_INET, &a6.s6_addr[12], ip, sizeof(ip)))
+				snprintf(out, outlen, "%s", ip);
+			return;
+		}
+		memset(&a6.s6_addr[8], 0, 8);	/* one host usually holds a whole /64 */
+		if (inet_ntop(AF_INET6, &a6, ip, sizeof(ip)))
+			snprintf(out, outlen, "%s/64", ip);
+	}
 }
 
 /* Audit a refused write or sensitive read, from the error response just built. */
@@ -645,11 +727,6 @@ h_write(struct api *a, const struct api_req *rq, const struct route *r, const ch
 		w.op = MODEL_DELETE;
 	} else {
 		w.op = rq->method == API_PUT ? MODEL_PUT : MODEL_PATCH;
-		if (rq->body_too_big) {
-			vpn_error_set(&e, VPN_E_TOO_BIG, 0,
-				      "The request body is larger than the server accepts");
-			goto refused;
-		}
 		if (!rq->body_len) {
 			vpn_error_set(&e, VPN_E_BAD_JSON, NSX_EC_DESERIALIZE,
 				      "Json de-serialization error: the request body is empty");
@@ -765,6 +842,19 @@ h_authorize(struct api *a, const struct api_req *rq, struct api_resp *out)
 	char *body = NULL;
 	size_t len = 0;
 
+	if (a->rl_exchange) {
+		char key[RL_KEY_MAX], msg[160];
+		int64_t retry = 0;
+
+		/* before the token is even looked at: guesses cost the guesser, not vpnd */
+		peer_key(rq->peer, key, sizeof(key));
+		if (!rl_allow(a->rl_exchange, key, &retry)) {
+			snprintf(msg, sizeof(msg),
+				 "Client %s exceeded token-exchange rate of %u per second.", key,
+				 rl_rate(a->rl_exchange));
+			return rate_refused(out, retry, msg);
+		}
+	}
 	if (!tok)
 		tok = rq->query(rq->qctx, "api_token");
 	if (!tok && rq->body_len && !rq->body_too_big &&
@@ -1423,6 +1513,8 @@ handle_top(struct api *a, const struct api_req *rq, enum api_method meth, struct
 	vpn_error_clear(&e);
 	if (!(r->flags & R_NOAUTH) && authenticate(a, rq, &c, &e))
 		return respond_err(out, &e);
+	if (c.authenticated && over_rate(a, &c, out))
+		return true;
 	if ((r->flags & R_ADMIN) && c.p.role != AUTH_ROLE_ADMIN) {
 		vpn_error_set(&e, VPN_E_FORBIDDEN, 0, "This URL needs the admin role");
 		respond_err(out, &e);
@@ -1467,12 +1559,18 @@ api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_do
 	enum api_method meth = rq->method == API_HEAD ? API_GET : rq->method;
 
 	memset(out, 0, sizeof(*out));
+	/* as http/ answers a declared Content-Length over the cap: on every route, first */
+	if (rq->body_too_big)
+		return respond_errf(out, VPN_E_TOO_BIG, 0,
+				    "The request body is larger than the server accepts");
 	if (!normalize(rq->url, path, sizeof(path), org, sddc, sizeof(org)))
 		return handle_top(a, rq, meth, out);
 	/* Every policy URL needs a token, before anything about it is revealed. */
 	vpn_error_clear(&e);
 	if (authenticate(a, rq, &c, &e))
 		return respond_err(out, &e);
+	if (over_rate(a, &c, out))
+		return true;
 	if ((org[0] && strcmp(org, a->org_id)) || (sddc[0] && strcmp(sddc, a->sddc_id)))
 		return respond_errf(out, VPN_E_NOT_FOUND, 0,
 				    "The organization or SDDC in the URL is not this one");
@@ -1505,4 +1603,31 @@ api_handle(struct api *a, const struct api_req *rq, struct api_resp *out, api_do
 	if (meth == API_GET)
 		return h_get(a, rq, r, id, &c, out);
 	return h_write(a, rq, r, id, &c, out, cb, arg);
+}
+
+/* ---------------------------------------------------------------------------------------- */
+/* api_internal.h: the parsers above, for the fuzz harnesses and unit tests */
+
+bool
+api_normalize(const char *url, char *out, size_t outlen, char *org, char *sddc, size_t idlen)
+{
+	return normalize(url, out, outlen, org, sddc, idlen);
+}
+
+long
+api_route_find(bool policy, const char *path, char *scratch, size_t slen,
+	       const char *caps[API_MAX_CAPS])
+{
+	const struct route *r = route_match(policy ? routes : top_routes, policy ? NROUTES : NTOP,
+					    path, scratch, slen, caps);
+
+	if (!r)
+		return -1;
+	return policy ? (long)(r - routes) : (long)(NROUTES + (size_t)(r - top_routes));
+}
+
+bool
+api_form_value(const char *body, size_t len, const char *key, char *out, size_t outlen)
+{
+	return form_value(body, len, key, out, outlen);
 }

@@ -13,6 +13,7 @@
 
 struct model;
 struct api;
+struct sockaddr;
 
 enum api_method {
 	API_GET = 1 << 0,
@@ -33,6 +34,7 @@ struct api_req {
 	const char *(*header)(void *qctx, const char *name);
 	void *qctx;
 	bool tls;			/* the request arrived over TLS */
+	const struct sockaddr *peer;	/* the client's address, or NULL */
 	const char *body;
 	size_t body_len;
 	bool body_too_big;
@@ -44,6 +46,8 @@ struct api_resp {
 	size_t len;
 	const char *content_type;	/* static string */
 	const char *allow;		/* static string for 405, or NULL */
+	unsigned retry_after;		/* seconds for a Retry-After header (429); 0 = none */
+	bool close;			/* close the connection after this response */
 };
 
 /* Called once with the response of a request answered later. Runs on another thread. */
@@ -60,6 +64,11 @@ struct api_config {
 	const char *public_url;		/* base URL clients reach us at; NULL = from Host */
 	bool emulator;			/* serve /emulator/api/v1 (admin only) */
 	bool real_mode;			/* real backend: emulator peers/traffic answer 400 */
+	/* request-rate limits (see docs/api.md); rate 0 = off, burst 0 = one second's worth */
+	unsigned rate_limit;		/* per token (its name), requests/s */
+	unsigned rate_burst;
+	unsigned auth_rate_limit;	/* token exchange, per client address, requests/s */
+	unsigned auth_rate_burst;
 };
 
 enum vpn_err api_new(struct api **out, struct model *m, struct auth *auth, struct rz *rz,

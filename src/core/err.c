@@ -11,6 +11,7 @@ static const struct {
 	const char *name;
 	int http;
 	int nsx_code;
+	const char *module;		/* module_name; NULL = "Policy" */
 } err_table[VPN_E__LAST] = {
 	[VPN_OK] = { "OK", 200, 0 },
 	[VPN_E_NOMEM] = { "NOMEM", 500, NSX_EC_INTERNAL },
@@ -26,6 +27,9 @@ static const struct {
 	[VPN_E_STORE] = { "STORE", 503, NSX_EC_STORE },
 	[VPN_E_INTERNAL] = { "INTERNAL", 500, NSX_EC_INTERNAL },
 	[VPN_E_UNSUPPORTED] = { "UNSUPPORTED", 400, NSX_EC_INVALID },
+	/* NSX's own 429 comes from its HTTP service: module_name "common-services" */
+	[VPN_E_RATE] = { "RATE", 429, NSX_EC_RATE, "common-services" },
+	[VPN_E_HEADER_TOO_BIG] = { "HEADER_TOO_BIG", 431, NSX_EC_HEADER_TOO_BIG, "common-services" },
 };
 
 void
@@ -118,6 +122,7 @@ vpn_http_status_name(int status)
 	case 412: return "PRECONDITION_FAILED";
 	case 413: return "PAYLOAD_TOO_LARGE";
 	case 429: return "TOO_MANY_REQUESTS";
+	case 431: return "REQUEST_HEADER_FIELDS_TOO_LARGE";
 	case 500: return "INTERNAL_SERVER_ERROR";
 	case 503: return "SERVICE_UNAVAILABLE";
 	default: return "ERROR";
@@ -161,6 +166,7 @@ vpn_error_json(const struct vpn_error *e, size_t *len)
 	int status = vpn_err_http_status(code);
 	const char *name = vpn_http_status_name(status);
 	int ec = e->error_code ? e->error_code : err_table[code < VPN_E__LAST ? code : VPN_E_INTERNAL].nsx_code;
+	const char *module = err_table[code < VPN_E__LAST ? code : VPN_E_INTERNAL].module;
 	unsigned i;
 
 	o = json_object();
@@ -168,7 +174,7 @@ vpn_error_json(const struct vpn_error *e, size_t *len)
 		goto out;
 	json_object_set_new(o, "httpStatus", json_string(name));
 	json_object_set_new(o, "error_code", json_integer(ec));
-	json_object_set_new(o, "module_name", json_string("Policy"));
+	json_object_set_new(o, "module_name", json_string(module ? module : "Policy"));
 	json_object_set_new(o, "error_message", json_msg(e->msg[0] ? e->msg : vpn_err_name(code)));
 	if (e->nrelated) {
 		rel = json_array();

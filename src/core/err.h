@@ -27,6 +27,8 @@ enum vpn_err {
 	VPN_E_STORE,		/* 11 -> 503 the store could not make a write durable */
 	VPN_E_INTERNAL,		/* 12 -> 500 */
 	VPN_E_UNSUPPORTED,	/* 13 -> 400 a valid request vpnd does not implement */
+	VPN_E_RATE,		/* 14 -> 429 over the request-rate limit (error_code 102) */
+	VPN_E_HEADER_TOO_BIG,	/* 15 -> 431 request head over --max-header */
 	VPN_E__LAST
 };
 
@@ -44,6 +46,8 @@ enum {
 	NSX_EC_INTERNAL = 99,
 	NSX_EC_UNAUTH = 403,
 	NSX_EC_STORE = 607,			/* API transaction aborted */
+	NSX_EC_RATE = 102,			/* "Client 'x' exceeded request rate of N per second" */
+	NSX_EC_HEADER_TOO_BIG = 431,		/* vpnd's choice (NSX has no documented code) */
 };
 
 #define VPN_ERR_MSG_MAX 512

@@ -16,6 +16,7 @@
 #include "api/api.h"
 #include "core/buf.h"
 #include "core/log.h"
+#include "http/conn_guard.h"
 
 struct http_server {
 	struct MHD_Daemon *d;
@@ -24,6 +25,7 @@ struct http_server {
 	atomic_uint pending;		/* suspended connections awaiting a durable write */
 	atomic_uint inflight;		/* requests begun and not yet completed */
 	atomic_bool stopping;		/* http_stop began: new requests get 503 */
+	struct conn_guard *guard;	/* --max-conns 503s and request deadlines */
 	unsigned port;
 };
 
@@ -40,6 +42,7 @@ struct req_ctx {
 	const char *method;		/* MHD's strings, valid for the request's life */
 	const char *url;
 	struct timespec start;
+	struct cg_conn *cg;		/* the connection's guard state, or NULL */
 };
 
 static enum api_method
@@ -92,6 +95,14 @@ queue(struct req_ctx *rc)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, rc->resp.content_type);
 	if (rc->resp.allow)
 		MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, rc->resp.allow);
+	if (rc->resp.retry_after) {
+		char ra[16];
+
+		snprintf(ra, sizeof(ra), "%u", rc->resp.retry_after);
+		MHD_add_response_header(r, MHD_HTTP_HEADER_RETRY_AFTER, ra);
+	}
+	if (rc->resp.close)
+		MHD_add_response_header(r, MHD_HTTP_HEADER_CONNECTION, "close");
 	ret = MHD_queue_response(rc->conn, (unsigned)rc->resp.status, r);
 	MHD_destroy_response(r);
 	if (rc->url) {
@@ -115,6 +126,57 @@ too_big_body(size_t *len)
 	vpn_error_set(&e, VPN_E_TOO_BIG, 0, "The request body is larger than the server accepts");
 	return vpn_error_json(&e, len);
 }
+
+/* Answer a request refused up front (no context) with an NSX error JSON, and close. */
+static enum MHD_Result
+refuse(struct MHD_Connection *conn, enum vpn_err code, const char *msg)
+{
+	struct req_ctx tmp = { 0 };
+	struct vpn_error e;
+	enum MHD_Result ret;
+
+	vpn_error_clear(&e);
+	vpn_error_set(&e, code, 0, "%s", msg);
+	tmp.conn = conn;
+	tmp.resp.status = vpn_err_http_status(code);
+	tmp.resp.body = vpn_error_json(&e, &tmp.resp.len);
+	tmp.resp.content_type = "application/json";
+	tmp.resp.close = true;
+	ret = queue(&tmp);
+	free(tmp.resp.body);	/* NULL once MHD owns it */
+	return ret;
+}
+
+struct head_size {
+	size_t n;
+};
+
+static enum MHD_Result
+add_kv(void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+	struct head_size *h = cls;
+
+	(void)kind;
+	h->n += strlen(key) + (value ? strlen(value) : 0) + 4;	/* "k: v\r\n", "k=v&" */
+	return MHD_YES;
+}
+
+/* The request head's size as sent, near enough: request line, query and header fields. */
+static size_t
+head_size(struct MHD_Connection *conn, const char *method, const char *url)
+{
+	struct head_size h = { strlen(method) + strlen(url) + 12 };
+
+	MHD_get_connection_values(conn, MHD_HEADER_KIND | MHD_GET_ARGUMENT_KIND, add_kv, &h);
+	return h.n;
+}
+
+/*
+ * Connections: MHD admits HTTP_SPARE_CONNS more than --max-conns, so that a connection over the
+ * limit is told why (503 and closed, see conn_guard.h) rather than left waiting unanswered; past
+ * the spares MHD stops accepting and new connections wait in the kernel's listen backlog.
+ */
+#define HTTP_SPARE_CONNS 16u
 
 /*
  * Percent-decode in place, as MHD's default does, except that an encoded NUL (%00) becomes
@@ -175,10 +237,13 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 
 	(void)version;
 	if (!rc) {
+		struct cg_conn *cg = cg_of(conn);
 		const char *cl = MHD_lookup_connection_value(conn, MHD_HEADER_KIND,
 							     MHD_HTTP_HEADER_CONTENT_LENGTH);
 		unsigned long long declared;
 		char *end;
+
+		cg_head_done(cg, cg_now_ns());	/* the body is due within --conn-timeout */
 
 		/* A body declared larger than the cap is refused before it is read. */
 		if (cl) {
@@ -195,20 +260,16 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 				return ret;
 			}
 		}
-		if (atomic_load(&srv->stopping)) {
-			struct req_ctx tmp = { 0 };
-			struct vpn_error e;
-
-			vpn_error_clear(&e);
-			vpn_error_set(&e, VPN_E_STORE, 0, "vpnd is shutting down");
-			tmp.conn = conn;
-			tmp.resp.status = 503;
-			tmp.resp.body = vpn_error_json(&e, &tmp.resp.len);
-			tmp.resp.content_type = "application/json";
-			ret = queue(&tmp);
-			free(tmp.resp.body);
-			return ret;
-		}
+		if (atomic_load(&srv->stopping))
+			return refuse(conn, VPN_E_STORE, "vpnd is shutting down");
+		if (cg_over_limit(cg))
+			return refuse(conn, VPN_E_STORE,
+				      "Too many connections: vpnd serves at most --max-conns at once; "
+				      "retry when one closes");
+		if (head_size(conn, method, url) > srv->cfg.max_header)
+			return refuse(conn, VPN_E_HEADER_TOO_BIG,
+				      "The request line and header fields are larger than the server "
+				      "accepts");
 		rc = calloc(1, sizeof(*rc));
 		if (!rc)
 			return MHD_NO;
@@ -217,6 +278,7 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 		rc->conn = conn;
 		rc->method = method;
 		rc->url = url;
+		rc->cg = cg;
 		clock_gettime(CLOCK_MONOTONIC, &rc->start);
 		pthread_mutex_init(&rc->mu, NULL);
 		buf_init(&rc->body, srv->cfg.max_body);
@@ -241,10 +303,17 @@ on_request(void *cls, struct MHD_Connection *conn, const char *url, const char *
 	rq.query = query_get;
 	rq.header = header_get;
 	rq.tls = srv->cfg.tls_cert_pem != NULL;
+	{
+		const union MHD_ConnectionInfo *ci =
+			MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+
+		rq.peer = ci ? ci->client_addr : NULL;
+	}
 	rq.qctx = conn;
 	rq.body = rc->body.p ? rc->body.p : "";
 	rq.body_len = rc->body.len;
 	rq.body_too_big = rc->too_big;
+	cg_busy(rc->cg);
 	pthread_mutex_lock(&rc->mu);
 	atomic_fetch_add(&srv->pending, 1);
 	now = api_handle(srv->api, &rq, &rc->resp, on_done, rc);
@@ -269,8 +338,8 @@ on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	struct req_ctx *rc = *con_cls;
 
 	(void)cls;
-	(void)conn;
 	(void)toe;
+	cg_idle(cg_of(conn), cg_now_ns());	/* the next request's head is due */
 	if (!rc)
 		return;
 	atomic_fetch_sub(&rc->srv->inflight, 1);
@@ -336,6 +405,8 @@ parse_listen(const char *s, struct sockaddr_storage *ss, socklen_t *sl)
 	return true;
 }
 
+#define HTTP_POOL_SLACK ((size_t)32 * 1024)
+
 /* TLS 1.2 and 1.3 only; GnuTLS's NORMAL set otherwise (see docs/tls.md). */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-TLS1.0:-VERS-TLS1.1:-VERS-SSL3.0"
 
@@ -387,6 +458,11 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	s->api = a;
 	s->cfg = *cfg;
+	s->guard = cg_new(cfg->max_conns, cfg->conn_timeout);
+	if (!s->guard) {
+		free(s);
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+	}
 	if (!threads) {
 		long n = sysconf(_SC_NPROCESSORS_ONLN);
 
@@ -399,13 +475,18 @@ http_start(struct http_server **out, struct api *a, const struct http_config *cf
 				MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
 				MHD_OPTION_THREAD_POOL_SIZE, threads,
 				MHD_OPTION_CONNECTION_TIMEOUT, cfg->conn_timeout,
-				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns,
-				MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)(64 * 1024),
+				MHD_OPTION_CONNECTION_LIMIT, cfg->max_conns + HTTP_SPARE_CONNS,
+				MHD_OPTION_PER_IP_CONNECTION_LIMIT, cfg->max_conns_per_ip,
+				MHD_OPTION_NOTIFY_CONNECTION, cg_notify, s->guard,
+				/* the head must fit MHD's per-connection pool with room to spare, so that
+				 * heads over --max-header get our 431; far larger ones get MHD's */
+				MHD_OPTION_CONNECTION_MEMORY_LIMIT, cfg->max_header + HTTP_POOL_SLACK,
 				MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
 				MHD_OPTION_UNESCAPE_CALLBACK, unescape, s,
 				MHD_OPTION_ARRAY, tls ? tls_opts : no_opts,
 				MHD_OPTION_END);
 	if (!s->d) {
+		cg_free(s->guard);
 		free(s);
 		return vpn_error_set(err, VPN_E_INTERNAL, 0, "cannot listen on %s%s", cfg->listen,
 				     tls ? " with TLS (--log-level debug shows why)" : "");
@@ -453,6 +534,7 @@ http_stop(struct http_server *s)
 		_exit(1);
 	}
 	MHD_stop_daemon(s->d);
+	cg_free(s->guard);
 	if (lfd != MHD_INVALID_SOCKET)
 		close(lfd);
 	free(s);

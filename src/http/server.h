@@ -19,7 +19,9 @@ struct http_config {
 	unsigned threads;		/* 0 = number of CPUs */
 	size_t max_body;		/* request body cap, bytes */
 	unsigned conn_timeout;		/* seconds of inactivity before a connection is closed */
-	unsigned max_conns;
+	unsigned max_conns;		/* more get 503 and are closed (see docs/http.md) */
+	unsigned max_conns_per_ip;	/* 0 = no per-address limit; more are closed at once */
+	size_t max_header;		/* request line + header fields cap, bytes (431 past it) */
 	const char *tls_cert_pem;	/* PEM text; both set = serve HTTPS (GnuTLS), else HTTP */
 	const char *tls_key_pem;
 };

@@ -214,7 +214,9 @@ bird_proto_name_decode(const char *name, char *out, size_t outlen)
 	size_t o = 0;
 	const char *p;
 
-	if (strncmp(name, "nbr_", 4) || !name[4] || !outlen)
+	/* longer than any name bird_proto_name writes: not ours, even if it decodes */
+	if (strncmp(name, "nbr_", 4) || !name[4] || !outlen ||
+	    strnlen(name, BIRD_PROTO_NAME_MAX + 1) > BIRD_PROTO_NAME_MAX)
 		return false;
 	for (p = name + 4; *p; p++) {
 		int ch;

@@ -58,6 +58,9 @@ HTTP_NAMES = {
     413: {"PAYLOAD_TOO_LARGE", "REQUEST_ENTITY_TOO_LARGE"},
     414: {"URI_TOO_LONG", "REQUEST_URI_TOO_LONG"},
     415: {"UNSUPPORTED_MEDIA_TYPE"},
+    429: {"TOO_MANY_REQUESTS"},
+    431: {"REQUEST_HEADER_FIELDS_TOO_LARGE"},
+    503: {"SERVICE_UNAVAILABLE"},
 }
 
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$", re.I)

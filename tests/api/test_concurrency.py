@@ -244,3 +244,66 @@ def test_delete_races_with_new_reference(server):
         assert ref_exists == (out["create"] == 200)
         if ref_exists:
             assert target_exists, "dangling reference from %s to %s" % (ref_path, target)
+
+
+def test_n_clients_read_modify_write_counters(server):
+    """8 clients x 3 objects: each client GETs, increments a counter kept in description and
+    PATCHes with the _revision it read, retrying on 412. No update is lost: each object's counter
+    equals its number of 200s, every 200 wrote a different value, every 412 is NSX error JSON,
+    and _revision grew by exactly the number of successes."""
+    clients, per_object, max_tries = 8, 4, 400
+    paths = [nsx.DPD + "/" + nsx.uid("ctr%d" % i) for i in range(3)]
+    start = {p: server.create(p, nsx.dpd_body(description="counter=0"))["_revision"]
+             for p in paths}
+    lock = threading.Lock()
+    wins = {p: [] for p in paths}       # the counter value each 200 wrote
+    stale = {p: 0 for p in paths}
+    read0 = threading.Barrier(clients, timeout=WAIT)
+
+    def target(tid, n):
+        # the first increment of every client is lined up on paths[0]: all read the same
+        # _revision before any writes, so exactly one wins it and clients - 1 get 412
+        return paths[0] if n == 0 else paths[(tid + n) % len(paths)]
+
+    planned = {p: 0 for p in paths}
+    for tid in range(clients):
+        for n in range(per_object * len(paths)):
+            planned[target(tid, n)] += 1
+
+    def client(tid):
+        s = requests.Session()
+        for n in range(per_object * len(paths)):
+            p = target(tid, n)
+            for attempt in range(max_tries):
+                got = server.api("GET", p, session=s)
+                expect(got, 200)
+                if n == 0 and attempt == 0:
+                    read0.wait()
+                cur = got.json()
+                assert cur["description"].startswith("counter="), cur
+                value = int(cur["description"][len("counter="):]) + 1
+                r = server.api("PATCH", p, session=s,
+                               json={"description": "counter=%d" % value,
+                                     "_revision": cur["_revision"]})
+                if r.status_code == 200:
+                    assert r.content.strip() == b"", r.content
+                    with lock:
+                        wins[p].append(value)
+                    break
+                nsx.expect_error(r, 412, nsx.EC_STALE)
+                with lock:
+                    stale[p] += 1
+            else:
+                raise AssertionError("%s: no PATCH won in %d tries" % (p, max_tries))
+        s.close()
+
+    run_threads(clients, client)
+    for p in paths:
+        final = server.get_json(p)
+        n = len(wins[p])
+        assert n == planned[p], (p, n, planned[p])
+        assert final["description"] == "counter=%d" % n, (p, final["description"])
+        assert sorted(wins[p]) == list(range(1, n + 1)), (p, sorted(wins[p]))
+        assert final["_revision"] - start[p] == n, (p, final["_revision"], start[p], n)
+        assert final["dpd_probe_interval"] == 60 and final["retry_count"] == 5   # merged
+    assert stale[paths[0]] >= clients - 1, stale

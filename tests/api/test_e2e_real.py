@@ -27,6 +27,7 @@ Skips, with the reason, unless root with /usr/lib/ipsec/charon, bird, ip and pin
 `ip netns add` works. Every namespace, process and temporary directory it made is removed on every
 path (KEEP_LOGS=1 keeps the temporary directory for debugging).
 """
+import contextlib
 import os
 import random
 import shutil
@@ -80,9 +81,9 @@ def run(*argv, check=True, timeout=10):
 class Netns:
     """The four namespaces, their links and addresses; delete() removes what was made."""
 
-    def __init__(self):
+    def __init__(self, prefix="vpnd-e2e"):
         sfx = "%d-%04x" % (os.getpid() % 100000, random.getrandbits(16))
-        self.name = {r: "vpnd-e2e-%s-%s" % (r, sfx) for r in ("h1", "gw1", "gw2", "h2")}
+        self.name = {r: "%s-%s-%s" % (prefix, r, sfx) for r in ("h1", "gw1", "gw2", "h2")}
         self.made = []
 
     def add_first(self):
@@ -191,23 +192,40 @@ class Gateway:
                 if p]
 
 
-@pytest.fixture
-def e2e(capsys):
-    """(Netns, gw1, gw2) or skip; removes everything afterwards."""
+class Unavailable(Exception):
+    """The real-mode set-up cannot run on this machine; str() says why."""
+
+
+def unavailable():
+    """Why the real-mode set-up cannot run here (not root, a binary missing), or None. Whether
+    `ip netns add` works is only known when topology() tries it."""
     if os.geteuid() != 0:
-        pytest.skip("real-mode end-to-end test: not root (needs network namespaces)")
+        return "not root (needs network namespaces)"
     missing = [n for n, p in (("charon (%s)" % CHARON, CHARON if os.access(CHARON, os.X_OK)
                                                       else None),
                               ("bird", BIRD), ("ip (iproute2)", IP), ("ping (iputils-ping)", PING))
                if not p]
     if missing:
-        pytest.skip("real-mode end-to-end test: not installed: %s (scripts/install-deps.sh)"
-                    % ", ".join(missing))
-    ns = Netns()
+        return "not installed: %s (scripts/install-deps.sh)" % ", ".join(missing)
+    return None
+
+
+@contextlib.contextmanager
+def topology(prefix="vpnd-e2e", say=print):
+    """The four namespaces (named PREFIX-ROLE-SUFFIX) and both real-mode gateways: yields
+    (Netns, gw1, gw2). Raises Unavailable before making anything when it cannot run here.
+    Removes every namespace, process and temporary directory it made on every path
+    (KEEP_LOGS=1 keeps the directory and say()s where), then raises AssertionError if the
+    clean-up found problems (a daemon that outlived vpnd, a namespace left). Also used by
+    bench/run.py (scenario 6)."""
+    why = unavailable()
+    if why:
+        raise Unavailable(why)
+    ns = Netns(prefix)
     why = ns.add_first()
     if why:
-        pytest.skip("real-mode end-to-end test: `ip netns add` does not work here: %s" % why)
-    tmp = Path(tempfile.mkdtemp(prefix="vpnd-e2e-"))
+        raise Unavailable("`ip netns add` does not work here: %s" % why)
+    tmp = Path(tempfile.mkdtemp(prefix=prefix + "-"))
     gws = []
     try:
         ns.build()
@@ -243,12 +261,24 @@ def e2e(capsys):
         if ns.made:
             problems.append("namespaces not deleted: %s" % ns.made)
         if os.environ.get("KEEP_LOGS") == "1":
-            with capsys.disabled():
-                print("\nE2E: KEEP_LOGS=1, logs kept in %s" % tmp)
+            say("\nE2E: KEEP_LOGS=1, logs kept in %s" % tmp)
         else:
             shutil.rmtree(tmp, ignore_errors=True)
         if problems:
-            pytest.fail("cleanup: " + "\n".join(problems), pytrace=False)
+            raise AssertionError("cleanup: " + "\n".join(problems))
+
+
+@pytest.fixture
+def e2e(capsys):
+    """(Netns, gw1, gw2) or skip; removes everything afterwards (a clean-up problem fails)."""
+    def say(text):
+        with capsys.disabled():
+            print(text)
+    try:
+        with topology(say=say) as env:
+            yield env
+    except Unavailable as e:        # raised before anything was made
+        pytest.skip("real-mode end-to-end test: %s" % e)
 
 
 # ---------------------------------------------------------------- helpers

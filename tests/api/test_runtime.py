@@ -756,6 +756,9 @@ def test_realized_state_transitions(fresh_server):
     x.put_peer(peer, {"esp": {"encryption_algorithms": ["AES_GCM_128"], "digest_algorithms": [],
                               "dh_groups": ["GROUP21"], "enable_perfect_forward_secrecy": True}})
     s = x.route_session(peer=peer)
+    # the status view does not wait for the engine (read at once it may say IN_PROGRESS, as
+    # below): settle before expecting SUCCESS (this flaked under load without it)
+    x.settle()
     for path in (ike, tun, s["path"], nsx.DEFAULT_DPD, nsx.PRIVATE_IP1):
         realized_ok(x, path, srv.get_json(path))
     ent = srv.get_json("/infra/realized-state/realized-entities",
@@ -784,6 +787,7 @@ def test_realized_state_transitions(fresh_server):
     assert [t["tunnel_down_reason"] for t in x.tunnels(s["id"])] == [rt.FR_NO_PROPOSAL]
     # changing the profile itself re-derives the session that uses it
     expect_empty(srv.patch(tun2, {"encryption_algorithms": ["AES_GCM_256", "AES_GCM_128"]}))
+    x.settle()
     realized_ok(x, tun2, srv.get_json(tun2))
     realized_ok(x, s["path"], obj)      # the session's own intent did not change
     x.advance(rt.IKE_RETRY_MS + 1000)

@@ -1,7 +1,6 @@
 /*
- * libFuzzer harness for the VICI decoder (src/realize/vici.c). Not built by default:
- *   clang -fsanitize=fuzzer,address,undefined -Isrc tests/fuzz/fuzz_vici.c src/realize/vici.c \
- *     src/core/[a-z]*.c -ljansson -o build/fuzz_vici && build/fuzz_vici -max_len=4096
+ * libFuzzer harness for the VICI decoder (src/realize/vici.c); built and run by `make fuzz`
+ * (docs/fuzz.md).
  * The input is one packet (the bytes after the length field). Whatever decodes must encode back
  * to exactly the same message bytes, and print without failing.
  */

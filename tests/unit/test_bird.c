@@ -1090,6 +1090,30 @@ test_config_write(void **state)
 	assert_int_equal(bird_config_write("/nonexistent/dir/bird.conf", "x", 1, &e), VPN_E_INTERNAL);
 }
 
+/*
+ * Found by fuzz_bird (tests/fuzz/corpus/fuzz_bird/crash-decode-overlong-name): the decoder took
+ * names longer than any bird_proto_name writes, so a protocol vpnd never named (49+ chars) could
+ * be read back as a neighbor id. Only the reversible form may decode.
+ */
+static void
+test_proto_name_decode_overlong(void **state)
+{
+	char name[BIRD_PROTO_NAME_MAX + 2], back[256], enc[BIRD_PROTO_NAME_MAX + 1];
+
+	(void)state;
+	memset(name, 'a', sizeof(name) - 1);
+	memcpy(name, "nbr_", 4);
+	name[BIRD_PROTO_NAME_MAX + 1] = '\0';		/* 49 characters */
+	assert_false(bird_proto_name_decode(name, back, sizeof(back)));
+	name[BIRD_PROTO_NAME_MAX] = '\0';		/* 48: what the encoder writes */
+	assert_true(bird_proto_name_decode(name, back, sizeof(back)));
+	assert_true(bird_proto_name(back, enc));
+	assert_string_equal(enc, name);
+	/* the fuzzer's input: decodes to an id whose name is the hashed form */
+	assert_false(bird_proto_name_decode("nbr__da_0bSSSSSSSSSSSSSSSSSSS666666666666666666rrr",
+					    back, sizeof(back)));
+}
+
 int
 main(void)
 {
@@ -1104,6 +1128,7 @@ main(void)
 		cmocka_unit_test(test_plist_invalid),
 		cmocka_unit_test(test_plist_fn_null),
 		cmocka_unit_test(test_proto_names),
+		cmocka_unit_test(test_proto_name_decode_overlong),
 		cmocka_unit_test(test_parse_protocols_all),
 		cmocka_unit_test(test_parse_protocols_brief),
 		cmocka_unit_test(test_parse_routes_learned),

@@ -145,6 +145,48 @@ test_error_json(void **state)
 	free(s);
 }
 
+/* The HTTP service's own refusals render as NSX's 429: error_code 102, module "common-services". */
+static void
+test_error_json_limits(void **state)
+{
+	static const struct {
+		enum vpn_err code;
+		int status, ec;
+		const char *name;
+	} cases[] = {
+		{ VPN_E_RATE, 429, 102, "TOO_MANY_REQUESTS" },
+		{ VPN_E_HEADER_TOO_BIG, 431, 431, "REQUEST_HEADER_FIELDS_TOO_LARGE" },
+	};
+	struct vpn_error e;
+	json_t *j;
+	char *s;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		vpn_error_clear(&e);
+		vpn_error_set(&e, cases[i].code, 0, "over");
+		assert_int_equal(vpn_err_http_status(cases[i].code), cases[i].status);
+		s = vpn_error_json(&e, NULL);
+		j = json_loads(s, 0, NULL);
+		assert_non_null(j);
+		assert_string_equal(json_string_value(json_object_get(j, "httpStatus")), cases[i].name);
+		assert_int_equal(json_integer_value(json_object_get(j, "error_code")), cases[i].ec);
+		assert_string_equal(json_string_value(json_object_get(j, "module_name")),
+				    "common-services");
+		json_decref(j);
+		free(s);
+	}
+	/* every other code keeps "Policy" */
+	vpn_error_clear(&e);
+	vpn_error_set(&e, VPN_E_TOO_BIG, 0, "big");
+	s = vpn_error_json(&e, NULL);
+	j = json_loads(s, 0, NULL);
+	assert_string_equal(json_string_value(json_object_get(j, "module_name")), "Policy");
+	json_decref(j);
+	free(s);
+}
+
 /* Regression: a message with bytes that are not UTF-8 (a decoded %FF in a URL, or a character
  * cut by truncation) lost its error_message field entirely. */
 static void
@@ -191,6 +233,7 @@ main(void)
 		cmocka_unit_test(test_hmap),
 		cmocka_unit_test(test_error_json),
 		cmocka_unit_test(test_error_json_not_utf8),
+		cmocka_unit_test(test_error_json_limits),
 		cmocka_unit_test(test_utf8),
 	};
 
