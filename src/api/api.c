@@ -384,16 +384,43 @@ split(char *s, char **segs, size_t max)
 	return n;
 }
 
+/* Does @pat ("/a/{x}/b") match the @n segments @segs? Wildcards go to caps[] in order. */
+static bool
+pattern_match(const char *pat, char *const *segs, const size_t *lens, size_t n,
+	      const char *caps[MAX_CAPS])
+{
+	const char *p = pat, *e;
+	size_t j = 0, nc = 0;
+
+	if (*p == '/')
+		p++;
+	for (; *p; p = *e ? e + 1 : e, j++) {
+		e = skip_seg(p);
+		if (j == n)
+			return false;
+		if (*p == '{') {
+			if (!lens[j] || nc == MAX_CAPS)
+				return false;
+			caps[nc++] = segs[j];
+		} else if (lens[j] != (size_t)(e - p) || memcmp(p, segs[j], lens[j])) {
+			return false;
+		}
+	}
+	return j == n;
+}
+
 /*
  * Match @path against @table. caps[] receives the wildcard segments in order (pointing into
- * @scratch); unused ones are NULL.
+ * @scratch); unused ones are NULL. The path is split once; each pattern is compared in place,
+ * segment by segment, so a request costs no copy or split per route.
  */
 static const struct route *
 route_match(const struct route *table, size_t ntable, const char *path, char *scratch,
 	    size_t slen, const char *caps[MAX_CAPS])
 {
-	char *segs[MAX_SEGS + 1], pbuf[256], *psegs[MAX_SEGS + 1];
-	size_t n, i, j, len = strlen(path);
+	char *segs[MAX_SEGS + 1];
+	size_t lens[MAX_SEGS + 1];
+	size_t n, i, len = strlen(path);
 
 	if (len >= slen)
 		return NULL;
@@ -403,24 +430,11 @@ route_match(const struct route *table, size_t ntable, const char *path, char *sc
 	n = split(scratch, segs, MAX_SEGS);
 	if (n > MAX_SEGS)
 		return NULL;
+	for (i = 0; i < n; i++)
+		lens[i] = strlen(segs[i]);
 	for (i = 0; i < ntable; i++) {
-		size_t pn, nc = 0;
-
 		caps[0] = caps[1] = NULL;
-		snprintf(pbuf, sizeof(pbuf), "%s", table[i].pattern);
-		pn = split(pbuf, psegs, MAX_SEGS);
-		if (pn != n)
-			continue;
-		for (j = 0; j < n; j++) {
-			if (psegs[j][0] == '{') {
-				if (!*segs[j] || nc == MAX_CAPS)
-					break;
-				caps[nc++] = segs[j];
-			} else if (strcmp(psegs[j], segs[j])) {
-				break;
-			}
-		}
-		if (j == n)
+		if (pattern_match(table[i].pattern, segs, lens, n, caps))
 			return &table[i];
 	}
 	caps[0] = caps[1] = NULL;

@@ -45,7 +45,7 @@ struct obj {
 	const char *id;			/* points into path */
 	const struct coll *coll;
 	const struct schema_type *type;
-	char *pub;			/* rendered without secrets */
+	char *pub;			/* rendered without secrets (== full when it has none) */
 	size_t pub_len;
 	char *full;			/* rendered with secrets: what the store holds */
 	size_t full_len;
@@ -69,15 +69,14 @@ struct coll_state {
 	size_t n, cap;
 };
 
-struct referrer {
-	char *src;
-	unsigned count;
-};
-
+/*
+ * The objects referring to one target: referrer path -> obj. Keys are borrowed from the
+ * referring objects' paths (an object is unlinked, and so removed here, before it is freed), so
+ * adding and removing a referrer is O(1) however many objects share a profile.
+ */
 struct refset {
 	char *target;
-	struct referrer *v;
-	size_t n, cap;
+	struct hmap srcs;
 };
 
 struct nbr_entry {
@@ -128,7 +127,8 @@ obj_free(struct obj *o)
 	free(o->refs);
 	free(o->vti);
 	free(o->path);
-	free(o->pub);
+	if (o->pub != o->full)
+		free(o->pub);
 	free(o->full);
 	free(o->display_name);
 	free(o->create_user);
@@ -258,6 +258,24 @@ jstr(const json_t *o, const char *k)
 	return json_string_value(json_object_get(o, k));
 }
 
+/* Remove the secret fields of rendered @doc; true if there were any. */
+static bool
+drop_secrets(const struct schema_type *t, json_t *doc)
+{
+	const char *key;
+	json_t *v;
+	void *tmp;
+	bool any = false;
+
+	json_object_foreach_safe(doc, tmp, key, v) {
+		if (schema_field_is_secret(t, key)) {
+			json_object_del(doc, key);
+			any = true;
+		}
+	}
+	return any;
+}
+
 /*
  * Build an obj from a finished document (server fields present). @doc is borrowed.
  */
@@ -265,7 +283,7 @@ static enum vpn_err
 obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
 {
 	struct obj *o = calloc(1, sizeof(*o));
-	json_t *pub = NULL, *full = NULL;
+	json_t *full = NULL;
 	const char *s, *idp;
 	enum vpn_err rc = VPN_E_NOMEM;
 
@@ -292,23 +310,33 @@ obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct o
 	o->create_user = strdup(jstr(doc, "_create_user") ? jstr(doc, "_create_user") : "");
 	if (!o->display_name || !o->create_user)
 		goto out;
-	pub = schema_render(o->type, doc, 0);
+	/*
+	 * Render once, with secrets. Secrets are top-level fields (psk, password) and rendering
+	 * does not depend on them otherwise, so the public text is the same document without
+	 * them; without any, both texts are the same string (one copy in memory).
+	 */
 	full = schema_render(o->type, doc, SCHEMA_RENDER_SECRETS);
-	if (!pub || !full)
+	if (!full)
 		goto out;
-	o->pub = json_dumps(pub, JSON_COMPACT | JSON_PRESERVE_ORDER);
 	o->full = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!o->pub || !o->full)
+	if (!o->full)
 		goto out;
-	o->pub_len = strlen(o->pub);
 	o->full_len = strlen(o->full);
+	if (drop_secrets(o->type, full)) {
+		o->pub = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (!o->pub)
+			goto out;
+		o->pub_len = strlen(o->pub);
+	} else {
+		o->pub = o->full;
+		o->pub_len = o->full_len;
+	}
 	rc = obj_index_facts(o, doc);
 	if (rc)
 		goto out;
 	*out = o;
 	o = NULL;
 out:
-	json_decref(pub);
 	json_decref(full);
 	obj_free(o);
 	return rc;
@@ -318,15 +346,15 @@ out:
 /* indexes */
 
 static enum vpn_err
-ref_add(struct model *m, const char *target, const char *src)
+ref_add(struct model *m, const char *target, struct obj *src)
 {
 	struct refset *rs = hmap_get(&m->refs, target);
-	size_t i;
 
 	if (!rs) {
 		rs = calloc(1, sizeof(*rs));
 		if (!rs)
 			return VPN_E_NOMEM;
+		hmap_init(&rs->srcs);
 		rs->target = strdup(target);
 		if (!rs->target || hmap_put(&m->refs, rs->target, rs, NULL)) {
 			free(rs->target);
@@ -334,50 +362,30 @@ ref_add(struct model *m, const char *target, const char *src)
 			return VPN_E_NOMEM;
 		}
 	}
-	for (i = 0; i < rs->n; i++) {
-		if (!strcmp(rs->v[i].src, src)) {
-			rs->v[i].count++;
-			return VPN_OK;
-		}
-	}
-	if (rs->n == rs->cap) {
-		size_t nc = rs->cap ? rs->cap * 2 : 4;
-		struct referrer *nv = realloc(rs->v, nc * sizeof(*nv));
-
-		if (!nv)
-			return VPN_E_NOMEM;
-		rs->v = nv;
-		rs->cap = nc;
-	}
-	rs->v[rs->n].src = strdup(src);
-	if (!rs->v[rs->n].src)
-		return VPN_E_NOMEM;
-	rs->v[rs->n++].count = 1;
-	return VPN_OK;
+	return hmap_put(&rs->srcs, src->path, src, NULL);
 }
 
 static void
-ref_del(struct model *m, const char *target, const char *src)
+refset_free(struct refset *rs)
+{
+	if (!rs)
+		return;
+	hmap_release(&rs->srcs);
+	free(rs->target);
+	free(rs);
+}
+
+static void
+ref_del(struct model *m, const char *target, const struct obj *src)
 {
 	struct refset *rs = hmap_get(&m->refs, target);
-	size_t i;
 
 	if (!rs)
 		return;
-	for (i = 0; i < rs->n; i++) {
-		if (strcmp(rs->v[i].src, src))
-			continue;
-		if (--rs->v[i].count == 0) {
-			free(rs->v[i].src);
-			rs->v[i] = rs->v[--rs->n];
-		}
-		break;
-	}
-	if (!rs->n) {
+	hmap_del(&rs->srcs, src->path);
+	if (!rs->srcs.used) {
 		hmap_del(&m->refs, target);
-		free(rs->target);
-		free(rs->v);
-		free(rs);
+		refset_free(rs);
 	}
 }
 
@@ -615,7 +623,7 @@ model_link(struct model *m, struct obj *o)
 	o->coll_idx = cs->n;
 	cs->v[cs->n++] = o;
 	for (i = 0; i < o->nrefs; i++) {
-		rc = ref_add(m, o->refs[i], o->path);
+		rc = ref_add(m, o->refs[i], o);
 		if (rc)
 			return rc;
 	}
@@ -636,7 +644,7 @@ model_unlink(struct model *m, struct obj *o)
 	cs->v[o->coll_idx] = cs->v[--cs->n];
 	cs->v[o->coll_idx]->coll_idx = o->coll_idx;
 	for (i = 0; i < o->nrefs; i++)
-		ref_del(m, o->refs[i], o->path);
+		ref_del(m, o->refs[i], o);
 	nbr_del(m, o);
 	vti_del(m, o);
 }
@@ -935,13 +943,7 @@ model_clear(struct model *m)
 		obj_free(val);
 	pos = 0;
 	while (hmap_next(&m->refs, &pos, NULL, &val)) {
-		struct refset *rs = val;
-
-		for (i = 0; i < rs->n; i++)
-			free(rs->v[i].src);
-		free(rs->v);
-		free(rs->target);
-		free(rs);
+		refset_free(val);
 	}
 	hmap_release(&m->objs);
 	hmap_release(&m->refs);
@@ -1441,15 +1443,29 @@ check_delete(struct model *m, struct obj *o, struct vpn_error *err)
 	struct refset *rs = hmap_get(&m->refs, o->path);
 	size_t i;
 
-	if (rs && rs->n) {
+	if (rs && rs->srcs.used) {
+		const char *first[5];
+		size_t nf = 0, pos = 0, k;
+		const char *src;
 		struct buf b;
 		char *list;
 
+		/* name the five smallest paths: the message is the same on every run */
+		while (hmap_next(&rs->srcs, &pos, &src, NULL)) {
+			for (k = nf; k > 0 && strcmp(src, first[k - 1]) < 0; k--)
+				if (k < 5)
+					first[k] = first[k - 1];
+			if (k < 5) {
+				first[k] = src;
+				if (nf < 5)
+					nf++;
+			}
+		}
 		buf_init(&b, 2048);
-		for (i = 0; i < rs->n && i < 5; i++)
-			(void)buf_addf(&b, "%s%s", i ? ", " : "", rs->v[i].src);
-		if (rs->n > 5)
-			(void)buf_addf(&b, " and %zu more", rs->n - 5);
+		for (i = 0; i < nf; i++)
+			(void)buf_addf(&b, "%s%s", i ? ", " : "", first[i]);
+		if (rs->srcs.used > 5)
+			(void)buf_addf(&b, " and %zu more", rs->srcs.used - 5);
 		list = b.p ? b.p : "";
 		vpn_error_set(err, VPN_E_IN_USE, NSX_EC_IN_USE,
 			      "Cannot delete %s: it is referenced by %s. Remove the reference first.",
@@ -1919,6 +1935,7 @@ paths_push(struct model_paths *p, const char *path)
 enum vpn_err
 model_referrers(struct model *m, const char *path, struct model_paths *out)
 {
+	const char *src;
 	struct refset *rs;
 	enum vpn_err rc = VPN_OK;
 	size_t i;
@@ -1926,8 +1943,8 @@ model_referrers(struct model *m, const char *path, struct model_paths *out)
 	memset(out, 0, sizeof(*out));
 	pthread_rwlock_rdlock(&m->lock);
 	rs = hmap_get(&m->refs, path);
-	for (i = 0; rs && !rc && i < rs->n; i++)
-		rc = paths_push(out, rs->v[i].src);
+	for (i = 0; rs && !rc && hmap_next(&rs->srcs, &i, &src, NULL);)
+		rc = paths_push(out, src);
 	pthread_rwlock_unlock(&m->lock);
 	if (rc)
 		model_paths_release(out);

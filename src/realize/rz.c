@@ -565,6 +565,18 @@ realize_neighbor(struct rz *rz, const char *path)
 
 static void realize_path(struct rz *rz, const char *path);
 
+/* rz_stop() has begun: a long walk (a resync of 100k sessions) gives up. */
+static bool
+engine_stopping(struct rz *rz)
+{
+	bool stop;
+
+	pthread_mutex_lock(&rz->qmu);
+	stop = rz->stopping;
+	pthread_mutex_unlock(&rz->qmu);
+	return stop;
+}
+
 static void
 realize_collection(struct rz *rz, const struct coll *c)
 {
@@ -573,7 +585,7 @@ realize_collection(struct rz *rz, const struct coll *c)
 
 	if (model_collection_paths(rz->m, c, &ps))
 		return;
-	for (i = 0; i < ps.n; i++)
+	for (i = 0; i < ps.n && !engine_stopping(rz); i++)
 		realize_path(rz, ps.v[i]);
 	model_paths_release(&ps);
 }
@@ -595,7 +607,7 @@ realize_path(struct rz *rz, const char *path)
 	} else if (c) {
 		/* profiles, endpoints, prefix lists: realized through what refers to them */
 		if (!model_referrers(rz->m, path, &refs)) {
-			for (i = 0; i < refs.n; i++)
+			for (i = 0; i < refs.n && !engine_stopping(rz); i++)
 				realize_path(rz, refs.v[i]);
 			model_paths_release(&refs);
 		}
@@ -672,7 +684,8 @@ engine_main(void *arg)
 
 	pthread_mutex_lock(&rz->qmu);
 	for (;;) {
-		struct qitem *q;
+		struct qitem *q, *it;
+		uint64_t n;
 
 		while (!rz->head && !rz->stopping) {
 			struct timespec ts;
@@ -686,26 +699,33 @@ engine_main(void *arg)
 		}
 		if (rz->stopping)
 			break;
+		/*
+		 * Take everything queued (a burst of writes) and advance the backend once after it:
+		 * a tick visits every session, so one per notification would make a burst of n
+		 * writes cost O(n * sessions).
+		 */
 		q = rz->head;
-		if (q) {
-			rz->head = q->next;
-			if (!rz->head)
-				rz->tailp = &rz->head;
-		}
+		rz->head = NULL;
+		rz->tailp = &rz->head;
 		pthread_mutex_unlock(&rz->qmu);
 
 		pthread_mutex_lock(&rz->mu);
-		if (q && !strcmp(q->path, RESYNC))
-			resync(rz);
-		else if (q)
-			realize_path(rz, q->path);
+		for (n = 0, it = q; it; it = it->next, n++) {
+			if (!strcmp(it->path, RESYNC))
+				resync(rz);
+			else
+				realize_path(rz, it->path);
+		}
 		rz->b->ops->tick(rz->b, now_ms(rz));
 		pthread_mutex_unlock(&rz->mu);
-		free(q);
+		while (q) {
+			it = q->next;
+			free(q);
+			q = it;
+		}
 
 		pthread_mutex_lock(&rz->qmu);
-		if (q)
-			rz->processed++;
+		rz->processed += n;
 		if (rz->processed == rz->notified)
 			pthread_cond_broadcast(&rz->idle_cv);
 	}

@@ -24,12 +24,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
 #include "core/util.h"
 
 #define STORE_BUSY_MS 5000
+#define SHM_MAP_LEN 4096		/* of the -shm file mapped for data_version (its header) */
 #define VPND_APPLICATION_ID 0x76706e64	/* "vpnd" */
 
 /*
@@ -111,6 +114,11 @@ struct sqlite_store {
 	sqlite3 *adb;			/* serialized, writable: tokens, audit reads, data_version */
 	_Atomic uint64_t token_writes;	/* our own token changes, which data_version misses */
 	sqlite3_stmt *dv_stmt;		/* PRAGMA data_version on adb, prepared once */
+	const volatile uint32_t *shm;	/* the WAL-index header (read-only map of -shm), or NULL */
+	int shm_fd;			/* -shm, open while the connections are (see shm_map) */
+	_Atomic uint64_t dv_stamp;	/* WAL-index change stamp when dv_value was read */
+	_Atomic uint64_t dv_value;	/* PRAGMA data_version as of dv_stamp */
+	_Atomic uint64_t dv_queries;	/* slow-path data_version calls, for stats */
 	sqlite3_stmt *stmt[S__N];	/* on wdb */
 	char emsg[256];			/* writer's last SQLite error text */
 
@@ -727,6 +735,7 @@ create_private(const char *path, struct vpn_error *err)
 }
 
 static void sqlite_close(struct store *st);
+static void shm_map(struct sqlite_store *s);
 
 static enum vpn_err
 start_writer(struct sqlite_store *s, struct vpn_error *err)
@@ -771,6 +780,7 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
 	s->base.ops = &store_sqlite_ops;
 	s->tailp = &s->head;
+	s->shm_fd = -1;
 	s->path = util_strndup(path, strlen(path));
 	if (!s->path) {
 		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "store: out of memory");
@@ -809,6 +819,7 @@ sqlite_open(struct store **out, const char *uri, struct vpn_error *err)
 	rc = conn_open(&s->adb, s->path, CONN_AUX, err);
 	if (rc)
 		goto out;
+	shm_map(s);
 	rc = start_writer(s, err);
 	if (rc)
 		goto out;
@@ -1042,6 +1053,8 @@ sqlite_close(struct store *st)
 	}
 	for (i = 0; i < S__N; i++)
 		sqlite3_finalize(s->stmt[i]);
+	if (s->shm)
+		munmap((void *)s->shm, SHM_MAP_LEN);
 	/* Reader first, so the writer connection is the last one and checkpoints the WAL. */
 	sqlite3_finalize(s->dv_stmt);
 	if (s->adb && sqlite3_close(s->adb) != SQLITE_OK)
@@ -1050,6 +1063,8 @@ sqlite_close(struct store *st)
 		log_error("store: closing the read connection: %s", sqlite3_errmsg(s->rdb));
 	if (s->wdb && sqlite3_close(s->wdb) != SQLITE_OK)
 		log_error("store: closing the write connection: %s", sqlite3_errmsg(s->wdb));
+	if (s->shm_fd >= 0)
+		close(s->shm_fd);	/* after the connections: see shm_map() */
 	if (s->sync_ok) {
 		pthread_cond_destroy(&s->cv);
 		pthread_cond_destroy(&s->idle_cv);
@@ -1070,6 +1085,7 @@ store_sqlite_stats(struct store *st, struct store_sqlite_stats *out)
 	*out = s->stats;
 	out->queued = s->qlen;
 	pthread_mutex_unlock(&s->mu);
+	out->dv_queries = atomic_load(&s->dv_queries);
 	return true;
 }
 
@@ -1272,16 +1288,99 @@ sqlite_audit_list(struct store *st, int64_t after_id, size_t limit, store_audit_
 	return VPN_OK;
 }
 
+/*
+ * The WAL-index header (https://www.sqlite.org/walformat.html, "The WAL-Index Header"): two
+ * copies of 48 bytes at the start of the -shm file, which every connection in every process
+ * maps. A commit from any connection rewrites both copies (iChange + 1, mxFrame = the new last
+ * frame) before the commit returns; SQLite itself compares this header to notice other writers.
+ * Words: [0] iVersion, [2] iChange, [3] isInit..szPage, [4] mxFrame.
+ */
+#define SHM_HDR_WORDS 12		/* one copy, in 32-bit words */
+#define WALINDEX_VERSION 3007000u
+
+/*
+ * Map the -shm file read-only. Safe while this store is open: SQLite only truncates -shm when
+ * a connection opens with no other connection anywhere using it, and our three connections use
+ * it until sqlite_close(), which unmaps first. Without it data_version always asks SQLite.
+ */
+static void
+shm_map(struct sqlite_store *s)
+{
+	const char *db = sqlite3_db_filename(s->adb, "main");
+	char shm[4096];
+	struct stat sb;
+	void *p;
+	int fd, n;
+
+	if (!db || !*db)
+		return;
+	n = snprintf(shm, sizeof(shm), "%s-shm", db);
+	if (n < 0 || (size_t)n >= sizeof(shm))
+		return;
+	/*
+	 * The descriptor stays open until sqlite_close() has closed the connections: closing
+	 * any descriptor of a file drops every POSIX lock this process holds on it, SQLite's
+	 * "in use" (DMS) lock on -shm included - another process opening the database would then
+	 * truncate -shm under our connections' maps (SIGBUS).
+	 */
+	fd = open(shm, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return;
+	s->shm_fd = fd;
+	if (fstat(fd, &sb) == 0 && sb.st_size >= SHM_MAP_LEN) {
+		p = mmap(NULL, SHM_MAP_LEN, PROT_READ, MAP_SHARED, fd, 0);
+		if (p != MAP_FAILED)
+			s->shm = p;
+	}
+}
+
+/*
+ * A stamp that changes with every commit to the database by any process: iChange and mxFrame
+ * of the WAL-index header. 0 when the header is unusable (not mapped, unknown version, or the
+ * two copies differ because a commit is rewriting them): the caller then asks SQLite.
+ */
+static uint64_t
+shm_stamp(const struct sqlite_store *s)
+{
+	const volatile uint32_t *h = s->shm;
+	uint32_t c0, f0, c1, f1;
+
+	if (!h)
+		return 0;
+	/* copy 0 is written last: read it first, then copy 1 (SQLite's own reader order) */
+	c0 = h[2];
+	f0 = h[4];
+	atomic_thread_fence(memory_order_acquire);
+	c1 = h[SHM_HDR_WORDS + 2];
+	f1 = h[SHM_HDR_WORDS + 4];
+	if (h[0] != WALINDEX_VERSION || c0 != c1 || f0 != f1 || !(h[3] & 0xff))
+		return 0;
+	return ((uint64_t)c0 << 32 | f0) + 1;		/* never 0 */
+}
+
 static enum vpn_err
 sqlite_data_version(struct store *st, uint64_t *out)
 {
 	struct sqlite_store *s = to_sqlite(st);
 	sqlite3_mutex *m = sqlite3_db_mutex(s->adb);
 	enum vpn_err rc = VPN_OK;
+	uint64_t stamp;
 	int src;
 
-	/* on every authenticated request: one prepared statement, no parsing */
+	/*
+	 * On every authenticated request. Fast path, no lock and no system call: nobody has
+	 * committed since the last PRAGMA (same WAL-index stamp), so its answer still holds.
+	 */
+	stamp = shm_stamp(s);
+	if (stamp && stamp == atomic_load_explicit(&s->dv_stamp, memory_order_acquire)) {
+		*out = atomic_load_explicit(&s->dv_value, memory_order_relaxed) +
+		       atomic_load(&s->token_writes);
+		return VPN_OK;
+	}
+	/* slow path: one prepared statement, serialized on the aux connection's mutex */
+	atomic_fetch_add_explicit(&s->dv_queries, 1, memory_order_relaxed);
 	sqlite3_mutex_enter(m);
+	stamp = shm_stamp(s);		/* before the PRAGMA: a commit after it changes the stamp */
 	if (!s->dv_stmt &&
 	    sqlite3_prepare_v3(s->adb, "PRAGMA data_version", -1, SQLITE_PREPARE_PERSISTENT,
 			       &s->dv_stmt, NULL) != SQLITE_OK) {
@@ -1289,10 +1388,14 @@ sqlite_data_version(struct store *st, uint64_t *out)
 		return VPN_E_STORE;
 	}
 	src = sqlite3_step(s->dv_stmt);
-	if (src == SQLITE_ROW)
+	if (src == SQLITE_ROW) {
 		*out = (uint64_t)sqlite3_column_int64(s->dv_stmt, 0);
-	else
+		/* value before stamp: a reader that sees this stamp sees this value or a newer one */
+		atomic_store_explicit(&s->dv_value, *out, memory_order_relaxed);
+		atomic_store_explicit(&s->dv_stamp, stamp, memory_order_release);
+	} else {
 		rc = VPN_E_STORE;
+	}
 	sqlite3_reset(s->dv_stmt);
 	sqlite3_mutex_leave(m);
 	/* both counters only grow, so their sum changes whenever either does */

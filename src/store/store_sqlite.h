@@ -25,6 +25,7 @@ struct store_sqlite_stats {
 	uint64_t change_sets_failed;	/* ... that ended with VPN_E_STORE */
 	uint64_t max_batch;		/* largest number of change sets in one transaction */
 	uint64_t queued;		/* queued now, not yet taken by the writer */
+	uint64_t dv_queries;		/* data_version calls that had to ask SQLite (slow path) */
 };
 
 /* Copy the counters of @st into @out. False (and @out untouched) if @st is not a SQLite store. */

@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -1218,6 +1219,86 @@ test_data_version_sees_other_writers(void **state)
 	store_close(st);
 }
 
+/*
+ * data_version skips the PRAGMA while the WAL-index header shows no commit, and still sees a
+ * token revoked by another process (`vpnd token revoke` while the daemon runs) at once.
+ */
+static void
+test_data_version_fast_path_sees_other_process(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri);
+	struct store_token t = { "dave", "id-d", "admin", "dd", 1, 0 };
+	struct store_sqlite_stats s0, s1;
+	uint64_t v0, v1;
+	pid_t pid;
+	int i, status;
+
+	assert_int_equal(store_token_add(st, &t, NULL), VPN_OK);
+	assert_int_equal(store_data_version(st, &v0), VPN_OK);
+	assert_true(store_sqlite_stats(st, &s0));
+	for (i = 0; i < 100; i++) {
+		assert_int_equal(store_data_version(st, &v1), VPN_OK);
+		assert_true(v1 == v0);
+	}
+	assert_true(store_sqlite_stats(st, &s1));
+	assert_true(s1.dv_queries == s0.dv_queries);	/* no commit: never asked SQLite */
+	/* a fresh process (exec: SQLite's lock state must not be inherited through fork) */
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		execlp("sqlite3", "sqlite3", "-cmd", ".timeout 5000", f->db,
+		       "DELETE FROM tokens WHERE name = 'dave'", (char *)NULL);
+		_exit(127);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	/* the very next call notices, and the token is gone */
+	assert_int_equal(store_data_version(st, &v1), VPN_OK);
+	assert_true(v1 != v0);
+	assert_true(store_sqlite_stats(st, &s1));
+	assert_true(s1.dv_queries == s0.dv_queries + 1);
+	assert_int_equal(store_data_version(st, &v0), VPN_OK);
+	assert_true(v0 == v1);
+	store_close(st);
+}
+
+/*
+ * Mapping -shm for data_version must not drop SQLite's "in use" lock on it (closing any
+ * descriptor of a file drops all of the process's POSIX locks on it): without that lock, the
+ * next process to open the database (`vpnd token ...`) truncates -shm under our connections
+ * and our next commit dies of SIGBUS. The lock is the DMS byte, offset 128 of -shm.
+ */
+static void
+test_shm_lock_kept_while_open(void **state)
+{
+	struct fx *f = *state;
+	struct store *st = open_ok(f->uri);
+	char shm[PATH_MAX + 32];
+	int status;
+	pid_t pid;
+
+	snprintf(shm, sizeof(shm), "%s-shm", f->db);
+	fflush(NULL);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct flock fl = { .l_type = F_WRLCK, .l_whence = SEEK_SET, .l_start = 128,
+				    .l_len = 1 };
+		int fd = open(shm, O_RDWR);
+
+		if (fd < 0 || fcntl(fd, F_GETLK, &fl) != 0)
+			_exit(2);
+		_exit(fl.l_type == F_UNLCK ? 1 : 0);	/* 0: the parent still holds it */
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	put_sync(st, "/y", "K", "{}", 0);
+	store_close(st);
+}
+
 struct audit_seen {
 	int n;
 	int64_t last_id;
@@ -1297,6 +1378,8 @@ main(void)
 		T(test_durable_across_sigkill),
 		T(test_tokens),
 		T(test_data_version_sees_other_writers),
+		T(test_data_version_fast_path_sees_other_process),
+		T(test_shm_lock_kept_while_open),
 		T(test_audit_atomic_with_change_set),
 	};
 #undef T
