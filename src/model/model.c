@@ -57,15 +57,20 @@ struct obj {
 	char *sec;			/* full text's bytes between the shared prefix and suffix */
 	size_t sec_len;
 	size_t sec_at, sec_end;		/* sec_at <= sec_end <= pub_len */
-	char *display_name;
+	char *display_name;		/* == id (not a copy) when they are equal */
 	char *create_user;
 	char unique_id[37];
 	int64_t create_time;
 	int64_t revision;
 	bool system;
 	size_t coll_idx;
-	char **refs;			/* distinct target paths this object refers to */
-	size_t nrefs;
+	/*
+	 * Distinct target paths this object refers to. Once linked, refs[0..nshared) are the
+	 * reference index's own copies (its refset->target: one string per target, however many
+	 * objects refer to it), valid while the object is linked; the rest are owned.
+	 */
+	char **refs;
+	size_t nrefs, nshared;
 	struct netprefix *vti;		/* sessions: tunnel-interface subnets */
 	size_t nvti;
 	bool has_nbr;			/* neighbors: address indexed */
@@ -153,14 +158,15 @@ obj_free(struct obj *o)
 
 	if (!o)
 		return;
-	for (i = 0; i < o->nrefs; i++)
+	for (i = o->nshared; i < o->nrefs; i++)
 		free(o->refs[i]);
 	free(o->refs);
 	free(o->vti);
 	free(o->path);
 	free(o->pub);
 	free(o->sec);
-	free(o->display_name);
+	if (o->display_name != o->id)
+		free(o->display_name);
 	free(o->create_user);
 	free(o);
 }
@@ -390,7 +396,8 @@ obj_new(const struct coll *c, const char *path, const json_t *doc, struct obj **
 	o->system = json_is_true(json_object_get(doc, "_system_owned"));
 	s = jstr(doc, "unique_id");
 	snprintf(o->unique_id, sizeof(o->unique_id), "%s", s ? s : "");
-	o->display_name = strdup(jstr(doc, "display_name") ? jstr(doc, "display_name") : o->id);
+	s = jstr(doc, "display_name");
+	o->display_name = !s || !strcmp(s, o->id) ? (char *)o->id : strdup(s);
 	o->create_user = strdup(jstr(doc, "_create_user") ? jstr(doc, "_create_user") : "");
 	if (!o->display_name || !o->create_user)
 		goto out;
@@ -653,24 +660,44 @@ out:
 /* ---------------------------------------------------------------------------------------- */
 /* indexes */
 
+/*
+ * Add @src to the referrers of its @i-th target. The index keeps one string per target: the
+ * object's own copy becomes the refset's (a new target) or is swapped for it, and is then
+ * shared (src->nshared = i + 1). Call for i = 0, 1, ... in order.
+ */
+static void refset_free(struct refset *rs);
+
 static enum vpn_err
-ref_add(struct model *m, const char *target, struct obj *src)
+ref_add(struct model *m, struct obj *src, size_t i)
 {
+	char *target = src->refs[i];
 	struct refset *rs = hmap_get(&m->refs, target);
+	enum vpn_err rc;
 
 	if (!rs) {
 		rs = calloc(1, sizeof(*rs));
 		if (!rs)
 			return VPN_E_NOMEM;
 		hmap_init(&rs->srcs);
-		rs->target = strdup(target);
-		if (!rs->target || hmap_put(&m->refs, rs->target, rs, NULL)) {
-			free(rs->target);
+		rs->target = target;
+		if (hmap_put(&m->refs, rs->target, rs, NULL)) {
 			free(rs);
 			return VPN_E_NOMEM;
 		}
+	} else if (rs->target != target) {
+		free(target);
+		src->refs[i] = rs->target;
 	}
-	return hmap_put(&rs->srcs, src->path, src, NULL);
+	src->nshared = i + 1;
+	rc = hmap_put(&rs->srcs, src->path, src, NULL);
+	if (rc && !rs->srcs.used) {
+		/* nobody else refers to it: the string goes with the refset, the object keeps
+		 * none of its own */
+		hmap_del(&m->refs, rs->target);
+		refset_free(rs);
+		src->refs[i] = NULL;
+	}
+	return rc;
 }
 
 static void
@@ -686,7 +713,7 @@ refset_free(struct refset *rs)
 static void
 ref_del(struct model *m, const char *target, const struct obj *src)
 {
-	struct refset *rs = hmap_get(&m->refs, target);
+	struct refset *rs = target ? hmap_get(&m->refs, target) : NULL;
 
 	if (!rs)
 		return;
@@ -931,7 +958,7 @@ model_link(struct model *m, struct obj *o)
 	o->coll_idx = cs->n;
 	cs->v[cs->n++] = o;
 	for (i = 0; i < o->nrefs; i++) {
-		rc = ref_add(m, o->refs[i], o);
+		rc = ref_add(m, o, i);
 		if (rc)
 			return rc;
 	}
