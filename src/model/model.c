@@ -8,6 +8,7 @@
 
 #include "core/buf.h"
 #include "core/hmap.h"
+#include "core/jscan.h"
 #include "core/log.h"
 #include "core/netaddr.h"
 #include "core/util.h"
@@ -45,19 +46,31 @@ struct obj {
 	const char *id;			/* points into path */
 	const struct coll *coll;
 	const struct schema_type *type;
-	char *pub;			/* rendered without secrets (== full when it has none) */
+	/*
+	 * One text per object. @pub is the finished JSON without secrets, served byte for byte.
+	 * The full text (with secrets: what the store holds) is pub[0..sec_at] + sec +
+	 * pub[sec_end..pub_len]; @sec is NULL (and the full text is @pub) when there are none.
+	 * See obj_full().
+	 */
+	char *pub;
 	size_t pub_len;
-	char *full;			/* rendered with secrets: what the store holds */
-	size_t full_len;
-	char *display_name;
+	char *sec;			/* full text's bytes between the shared prefix and suffix */
+	size_t sec_len;
+	size_t sec_at, sec_end;		/* sec_at <= sec_end <= pub_len */
+	char *display_name;		/* == id (not a copy) when they are equal */
 	char *create_user;
 	char unique_id[37];
 	int64_t create_time;
 	int64_t revision;
 	bool system;
 	size_t coll_idx;
-	char **refs;			/* distinct target paths this object refers to */
-	size_t nrefs;
+	/*
+	 * Distinct target paths this object refers to. Once linked, refs[0..nshared) are the
+	 * reference index's own copies (its refset->target: one string per target, however many
+	 * objects refer to it), valid while the object is linked; the rest are owned.
+	 */
+	char **refs;
+	size_t nrefs, nshared;
 	struct netprefix *vti;		/* sessions: tunnel-interface subnets */
 	size_t nvti;
 	bool has_nbr;			/* neighbors: address indexed */
@@ -89,6 +102,27 @@ struct vti_entry {
 	struct obj *o;
 };
 
+#define ROW_MAX_MEMBERS 256	/* more top-level members than any type has fields: corrupt */
+#define ROW_KEYS_MAX 24
+
+/* The top-level members a loaded object needs parsed, and its secret members, per type. */
+struct row_keys {
+	const struct schema_type *t;
+	const char *need[ROW_KEYS_MAX];
+	size_t nneed;
+	const char *secret[4];
+	size_t nsecret;
+};
+
+struct row_scan {
+	const struct row_keys *k;
+	json_t *doc;			/* the needed members, parsed */
+	size_t span[ROW_MAX_MEMBERS][2];	/* every member's [start, end) */
+	bool secret[ROW_MAX_MEMBERS];
+	size_t n;
+	bool any_secret, bad;
+};
+
 struct model {
 	pthread_rwlock_t lock;
 	struct store *st;
@@ -110,6 +144,8 @@ struct model {
 	void *observer_arg;
 	int64_t system_time;
 	char install_id[37];		/* random once per data store; seeds system unique_ids */
+	struct row_keys row_keys[16];	/* per type: the members a stored row is read for */
+	struct row_scan *row_scratch;	/* load_row's working space, during model_fill */
 };
 
 /* ---------------------------------------------------------------------------------------- */
@@ -122,15 +158,15 @@ obj_free(struct obj *o)
 
 	if (!o)
 		return;
-	for (i = 0; i < o->nrefs; i++)
+	for (i = o->nshared; i < o->nrefs; i++)
 		free(o->refs[i]);
 	free(o->refs);
 	free(o->vti);
 	free(o->path);
-	if (o->pub != o->full)
-		free(o->pub);
-	free(o->full);
-	free(o->display_name);
+	free(o->pub);
+	free(o->sec);
+	if (o->display_name != o->id)
+		free(o->display_name);
 	free(o->create_user);
 	free(o);
 }
@@ -277,13 +313,67 @@ drop_secrets(const struct schema_type *t, json_t *doc)
 }
 
 /*
- * Build an obj from a finished document (server fields present). @doc is borrowed.
+ * Give @o its texts: @pub (taken over) and the full text @full (borrowed). Only the bytes of
+ * @full between the longest common prefix and suffix of the two are kept besides @pub (for a
+ * session, ',"psk":"..."'); without secrets nothing is.
  */
 static enum vpn_err
-obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
+obj_set_texts(struct obj *o, char *pub, size_t plen, const char *full, size_t flen)
+{
+	size_t p = 0, sfx = 0, lim = plen < flen ? plen : flen;
+
+	o->pub = pub;
+	o->pub_len = plen;
+	if (plen == flen && !memcmp(pub, full, plen))
+		return VPN_OK;
+	while (p < lim && pub[p] == full[p])
+		p++;
+	while (sfx < lim - p && pub[plen - 1 - sfx] == full[flen - 1 - sfx])
+		sfx++;
+	o->sec_len = flen - p - sfx;
+	o->sec = malloc(o->sec_len ? o->sec_len : 1);
+	if (!o->sec)
+		return VPN_E_NOMEM;
+	memcpy(o->sec, full + p, o->sec_len);
+	o->sec_at = p;
+	o->sec_end = plen - sfx;
+	return VPN_OK;
+}
+
+/* The full text of @o (with secrets: what the store holds), NUL-terminated; caller frees. */
+static char *
+obj_full(const struct obj *o, size_t *len)
+{
+	size_t tail, n;
+	char *t;
+
+	if (!o->sec) {
+		t = util_strndup(o->pub, o->pub_len);
+		if (t)
+			*len = o->pub_len;
+		return t;
+	}
+	tail = o->pub_len - o->sec_end;
+	n = o->sec_at + o->sec_len + tail;
+	t = malloc(n + 1);
+	if (!t)
+		return NULL;
+	memcpy(t, o->pub, o->sec_at);
+	memcpy(t + o->sec_at, o->sec, o->sec_len);
+	memcpy(t + o->sec_at + o->sec_len, o->pub + o->sec_end, tail);
+	t[n] = '\0';
+	*len = n;
+	return t;
+}
+
+/*
+ * A new obj at @path with the facts of finished document @doc (server fields present; borrowed):
+ * type, server fields, display name and the indexed facts. No texts yet.
+ */
+static enum vpn_err
+obj_new(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
 {
 	struct obj *o = calloc(1, sizeof(*o));
-	json_t *full = NULL;
 	const char *s, *idp;
 	enum vpn_err rc = VPN_E_NOMEM;
 
@@ -306,38 +396,263 @@ obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct o
 	o->system = json_is_true(json_object_get(doc, "_system_owned"));
 	s = jstr(doc, "unique_id");
 	snprintf(o->unique_id, sizeof(o->unique_id), "%s", s ? s : "");
-	o->display_name = strdup(jstr(doc, "display_name") ? jstr(doc, "display_name") : o->id);
+	s = jstr(doc, "display_name");
+	o->display_name = !s || !strcmp(s, o->id) ? (char *)o->id : strdup(s);
 	o->create_user = strdup(jstr(doc, "_create_user") ? jstr(doc, "_create_user") : "");
 	if (!o->display_name || !o->create_user)
 		goto out;
-	/*
-	 * Render once, with secrets. Secrets are top-level fields (psk, password) and rendering
-	 * does not depend on them otherwise, so the public text is the same document without
-	 * them; without any, both texts are the same string (one copy in memory).
-	 */
-	full = schema_render(o->type, doc, SCHEMA_RENDER_SECRETS);
-	if (!full)
-		goto out;
-	o->full = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
-	if (!o->full)
-		goto out;
-	o->full_len = strlen(o->full);
-	if (drop_secrets(o->type, full)) {
-		o->pub = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (!o->pub)
-			goto out;
-		o->pub_len = strlen(o->pub);
-	} else {
-		o->pub = o->full;
-		o->pub_len = o->full_len;
-	}
 	rc = obj_index_facts(o, doc);
 	if (rc)
 		goto out;
 	*out = o;
 	o = NULL;
 out:
+	obj_free(o);
+	return rc;
+}
+
+/*
+ * Build an obj from a finished document (server fields present). @doc is borrowed.
+ */
+static enum vpn_err
+obj_from_doc(const struct coll *c, const char *path, const json_t *doc, struct obj **out)
+{
+	struct obj *o = NULL;
+	json_t *full = NULL;
+	char *ftxt = NULL, *ptxt = NULL;
+	enum vpn_err rc;
+
+	*out = NULL;
+	rc = obj_new(c, path, doc, &o);
+	if (rc)
+		goto out;
+	rc = VPN_E_NOMEM;
+	/*
+	 * Render once, with secrets. Secrets are top-level fields (psk, password) and rendering
+	 * does not depend on them otherwise, so the public text is the same document without
+	 * them.
+	 */
+	full = schema_render(o->type, doc, SCHEMA_RENDER_SECRETS);
+	if (!full)
+		goto out;
+	ftxt = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
+	if (!ftxt)
+		goto out;
+	if (drop_secrets(o->type, full)) {
+		ptxt = json_dumps(full, JSON_COMPACT | JSON_PRESERVE_ORDER);
+		if (!ptxt)
+			goto out;
+		rc = obj_set_texts(o, ptxt, strlen(ptxt), ftxt, strlen(ftxt));
+		ptxt = NULL;
+	} else {
+		rc = obj_set_texts(o, ftxt, strlen(ftxt), ftxt, strlen(ftxt));
+		ftxt = NULL;
+	}
+	if (rc)
+		goto out;
+	*out = o;
+	o = NULL;
+out:
+	free(ftxt);
+	free(ptxt);
 	json_decref(full);
+	obj_free(o);
+	return rc;
+}
+
+/*
+ * Loading a stored row (obj_from_row): the text is scanned once (core/jscan: full JSON
+ * grammar, no tree) and only the members the object's facts come from are parsed.
+ */
+static const char *const row_scalars[] = {
+	"resource_type", "path", "_revision", "_create_time", "_system_owned", "unique_id",
+	"display_name", "_create_user", "tunnel_interfaces", "neighbor_address",
+};
+
+/* @t's row_keys from @cache (filled on first use; callers hold the write lock or own @m). */
+static const struct row_keys *
+row_keys_of(struct row_keys *cache, size_t ncache, const struct schema_type *t)
+{
+	const char *refs[ROW_KEYS_MAX];
+	size_t i, j, nrefs;
+	struct row_keys *k;
+
+	for (i = 0; i < ncache && cache[i].t; i++)
+		if (cache[i].t == t)
+			return &cache[i];
+	if (i == ncache)
+		return NULL;
+	k = &cache[i];
+	for (j = 0; j < sizeof(row_scalars) / sizeof(row_scalars[0]); j++)
+		k->need[k->nneed++] = row_scalars[j];
+	nrefs = schema_fields_where(t, SCHEMA_FIELDS_REFS, refs, ROW_KEYS_MAX);
+	k->nsecret = schema_fields_where(t, SCHEMA_FIELDS_SECRET, k->secret, 4);
+	if (nrefs > ROW_KEYS_MAX - k->nneed || k->nsecret > 4)
+		return NULL;
+	for (j = 0; j < nrefs; j++)
+		k->need[k->nneed++] = refs[j];
+	k->t = t;
+	return k;
+}
+
+static bool
+key_is(const struct jscan_member *mb, const char *name)
+{
+	size_t n = strlen(name);
+
+	return mb->key_len == n && !memcmp(mb->key, name, n);
+}
+
+
+/*
+ * A member's value (checked by jscan) as a jansson value: plain strings, integers and literals
+ * directly, anything else (containers, escapes, reals) through json_loadb().
+ */
+static json_t *
+row_value(const char *v, size_t n)
+{
+	if (n >= 2 && v[0] == '"' && !memchr(v + 1, '\\', n - 2))
+		return json_stringn_nocheck(v + 1, n - 2);	/* UTF-8 checked by jscan */
+	if (n && (v[0] == '-' || (v[0] >= '0' && v[0] <= '9')) && n <= 18 &&
+	    !memchr(v, '.', n) && !memchr(v, 'e', n) && !memchr(v, 'E', n)) {
+		int64_t x = 0;	/* at most 18 digits: fits */
+		size_t i = v[0] == '-';
+
+		for (; i < n; i++)
+			x = x * 10 + (v[i] - '0');
+		return json_integer(v[0] == '-' ? -x : x);
+	}
+	if (n == 4 && !memcmp(v, "true", 4))
+		return json_true();
+	if (n == 5 && !memcmp(v, "false", 5))
+		return json_false();
+	return json_loadb(v, n, JSON_DECODE_ANY, NULL);
+}
+
+static void
+row_member(void *arg, const struct jscan_member *mb)
+{
+	struct row_scan *rs = arg;
+	size_t i;
+
+	if (rs->bad)
+		return;
+	if (rs->n == ROW_MAX_MEMBERS) {
+		rs->bad = true;
+		return;
+	}
+	rs->span[rs->n][0] = mb->start;
+	rs->span[rs->n][1] = mb->end;
+	rs->secret[rs->n] = false;
+	for (i = 0; i < rs->k->nsecret; i++)
+		if (key_is(mb, rs->k->secret[i]))
+			rs->secret[rs->n] = rs->any_secret = true;
+	rs->n++;
+	for (i = 0; i < rs->k->nneed; i++) {
+		if (key_is(mb, rs->k->need[i])) {
+			json_t *v = row_value(mb->val, mb->val_len);
+
+			if (!v || json_object_set_new(rs->doc, rs->k->need[i], v))
+				rs->bad = true;
+			return;
+		}
+	}
+}
+
+/* @s without its secret members (rs->secret), as json_dumps() renders it without them. */
+static char *
+row_public_text(const struct row_scan *rs, const char *s, size_t n, size_t *len)
+{
+	char *out;
+	size_t i, o = 1;
+	bool first = true;
+
+	if (!rs->any_secret) {
+		*len = n;
+		return util_strndup(s, n);
+	}
+	out = malloc(n + 1);
+	if (!out)
+		return NULL;
+	out[0] = '{';
+	for (i = 0; i < rs->n; i++) {
+		size_t a = rs->span[i][0], b = rs->span[i][1];
+
+		if (rs->secret[i])
+			continue;
+		if (!first)
+			out[o++] = ',';
+		memcpy(out + o, s + a, b - a);
+		o += b - a;
+		first = false;
+	}
+	out[o++] = '}';
+	out[o] = '\0';
+	*len = o;
+	return out;
+}
+
+/*
+ * Build an obj from a stored row. The store only ever holds text the model rendered, so the
+ * text is kept as it is (not parsed into a tree, validated and rendered again): it is checked
+ * to be one well-formed JSON object, and only the members the object's facts and indexes come
+ * from are parsed. Its public text is the text without the secret members. A row that is not
+ * JSON or whose text does not name its own path, type and revision is refused (VPN_E_STORE):
+ * the store is corrupt. @cache holds the per-type member lists; @scratch is working space.
+ */
+static enum vpn_err
+obj_from_row(const struct coll *c, const struct store_row *row, struct row_keys *cache,
+	     size_t ncache, struct row_scan *scratch, struct obj **out)
+{
+	const struct schema_type *t = schema_type_get(row->kind);
+	struct row_scan *rs = NULL;
+	struct obj *o = NULL;
+	const char *rt, *p;
+	json_t *rev;
+	char *pub = NULL;
+	size_t plen;
+	enum vpn_err rc = VPN_E_STORE;
+
+	*out = NULL;
+	if (!t || !type_allowed(c, row->kind))
+		goto out;
+	rs = scratch;
+	rs->n = 0;
+	rs->any_secret = rs->bad = false;
+	if (!(rs->doc = json_object())) {
+		rc = VPN_E_NOMEM;
+		goto out;
+	}
+	rs->k = row_keys_of(cache, ncache, t);
+	if (!rs->k) {
+		rc = VPN_E_INTERNAL;
+		goto out;
+	}
+	if (!jscan_object(row->json, row->json_len, row_member, rs) || rs->bad)
+		goto out;
+	rt = jstr(rs->doc, "resource_type");
+	p = jstr(rs->doc, "path");
+	rev = json_object_get(rs->doc, "_revision");
+	if (!rt || strcmp(rt, row->kind) || !p || strcmp(p, row->path) || !json_is_integer(rev) ||
+	    json_integer_value(rev) != row->revision)
+		goto out;
+	rc = obj_new(c, row->path, rs->doc, &o);
+	if (rc)
+		goto out;
+	rc = VPN_E_NOMEM;
+	pub = row_public_text(rs, row->json, row->json_len, &plen);
+	if (!pub)
+		goto out;
+	rc = obj_set_texts(o, pub, plen, row->json, row->json_len);
+	if (rc)
+		goto out;
+	*out = o;
+	o = NULL;
+out:
+	if (rs) {
+		json_decref(rs->doc);
+		rs->doc = NULL;
+	}
 	obj_free(o);
 	return rc;
 }
@@ -345,24 +660,44 @@ out:
 /* ---------------------------------------------------------------------------------------- */
 /* indexes */
 
+/*
+ * Add @src to the referrers of its @i-th target. The index keeps one string per target: the
+ * object's own copy becomes the refset's (a new target) or is swapped for it, and is then
+ * shared (src->nshared = i + 1). Call for i = 0, 1, ... in order.
+ */
+static void refset_free(struct refset *rs);
+
 static enum vpn_err
-ref_add(struct model *m, const char *target, struct obj *src)
+ref_add(struct model *m, struct obj *src, size_t i)
 {
+	char *target = src->refs[i];
 	struct refset *rs = hmap_get(&m->refs, target);
+	enum vpn_err rc;
 
 	if (!rs) {
 		rs = calloc(1, sizeof(*rs));
 		if (!rs)
 			return VPN_E_NOMEM;
 		hmap_init(&rs->srcs);
-		rs->target = strdup(target);
-		if (!rs->target || hmap_put(&m->refs, rs->target, rs, NULL)) {
-			free(rs->target);
+		rs->target = target;
+		if (hmap_put(&m->refs, rs->target, rs, NULL)) {
 			free(rs);
 			return VPN_E_NOMEM;
 		}
+	} else if (rs->target != target) {
+		free(target);
+		src->refs[i] = rs->target;
 	}
-	return hmap_put(&rs->srcs, src->path, src, NULL);
+	src->nshared = i + 1;
+	rc = hmap_put(&rs->srcs, src->path, src, NULL);
+	if (rc && !rs->srcs.used) {
+		/* nobody else refers to it: the string goes with the refset, the object keeps
+		 * none of its own */
+		hmap_del(&m->refs, rs->target);
+		refset_free(rs);
+		src->refs[i] = NULL;
+	}
+	return rc;
 }
 
 static void
@@ -378,7 +713,7 @@ refset_free(struct refset *rs)
 static void
 ref_del(struct model *m, const char *target, const struct obj *src)
 {
-	struct refset *rs = hmap_get(&m->refs, target);
+	struct refset *rs = target ? hmap_get(&m->refs, target) : NULL;
 
 	if (!rs)
 		return;
@@ -623,7 +958,7 @@ model_link(struct model *m, struct obj *o)
 	o->coll_idx = cs->n;
 	cs->v[cs->n++] = o;
 	for (i = 0; i < o->nrefs; i++) {
-		rc = ref_add(m, o->refs[i], o);
+		rc = ref_add(m, o, i);
 		if (rc)
 			return rc;
 	}
@@ -710,8 +1045,6 @@ load_row(void *arg, const struct store_row *row)
 	struct model *m = arg;
 	const struct coll *c;
 	const char *id;
-	json_t *doc = NULL;
-	json_error_t jerr;
 	struct obj *o = NULL;
 	enum vpn_err rc = VPN_OK;
 
@@ -720,17 +1053,13 @@ load_row(void *arg, const struct store_row *row)
 		log_warn("store: ignoring row with unknown path %s", row->path);
 		return VPN_OK;
 	}
-	doc = json_loadb(row->json, row->json_len, 0, &jerr);
-	if (!json_is_object(doc)) {
-		/* position only: jansson's text quotes the row, which may hold a PSK */
-		log_error("store: row %s is not a JSON object (line %d, column %d)", row->path,
-			  jerr.line, jerr.column);
-		rc = VPN_E_STORE;
-		goto out;
-	}
-	rc = obj_from_doc(c, row->path, doc, &o);
+	rc = obj_from_row(c, row, m->row_keys, sizeof(m->row_keys) / sizeof(m->row_keys[0]),
+			  m->row_scratch, &o);
 	if (rc) {
-		log_error("store: row %s cannot be loaded (%s)", row->path, vpn_err_name(rc));
+		/* never the text: the row may hold a PSK */
+		log_error("store: row %s cannot be loaded (%s)%s", row->path, vpn_err_name(rc),
+			  rc == VPN_E_STORE ? ": it is not one JSON object naming its own path, "
+					      "type and revision" : "");
 		goto out;
 	}
 	if (hmap_get(&m->objs, o->path)) {
@@ -743,7 +1072,6 @@ load_row(void *arg, const struct store_row *row)
 		o = NULL;
 out:
 	obj_free(o);
-	json_decref(doc);
 	return rc;
 }
 
@@ -967,7 +1295,12 @@ model_fill(struct model *m, struct vpn_error *err)
 	struct model_config cfg = { m->public_ip, m->private_ip };
 	enum vpn_err rc;
 
+	m->row_scratch = calloc(1, sizeof(*m->row_scratch));
+	if (!m->row_scratch)
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	rc = store_load(m->st, load_row, m, err);
+	free(m->row_scratch);
+	m->row_scratch = NULL;
 	if (rc) {
 		if (err && !err->msg[0])
 			vpn_error_set(err, rc, 0, "cannot load the store");
@@ -1098,10 +1431,12 @@ model_get(struct model *m, const char *path, unsigned flags, char **json, size_t
 	if (!o) {
 		rc = not_found(err, path);
 	} else {
-		const char *src = (flags & MODEL_GET_SECRETS) ? o->full : o->pub;
-		size_t n = (flags & MODEL_GET_SECRETS) ? o->full_len : o->pub_len;
+		size_t n = o->pub_len;
 
-		*json = util_strndup(src, n);
+		if (flags & MODEL_GET_SECRETS)
+			*json = obj_full(o, &n);
+		else
+			*json = util_strndup(o->pub, o->pub_len);
 		if (!*json)
 			rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 		else
@@ -1661,7 +1996,11 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 				     (long long)revision, (long long)cur->revision);
 
 	if (w->op == MODEL_PATCH && cur) {
-		cand = json_loadb(cur->full, cur->full_len, 0, NULL);
+		size_t flen = 0;
+		char *ftxt = obj_full(cur, &flen);
+
+		cand = ftxt ? json_loadb(ftxt, flen, 0, NULL) : NULL;
+		free(ftxt);
 		if (!cand)
 			return vpn_error_set(err, VPN_E_INTERNAL, 0, "stored object unreadable");
 		schema_strip_readonly(cur->type, cand);
@@ -1680,8 +2019,12 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
 		 * a PUT without it keeps the stored one ("" clears it, as NSX documents).
 		 */
 		if (cur && w->coll == &coll_bgp_neighbors && !json_object_get(cand, "password")) {
-			json_t *old = json_loadb(cur->full, cur->full_len, 0, NULL);
+			size_t flen = 0;
+			char *ftxt = obj_full(cur, &flen);
+			json_t *old = ftxt ? json_loadb(ftxt, flen, 0, NULL) : NULL;
 			json_t *pw = json_object_get(old, "password");
+
+			free(ftxt);
 
 			if (json_is_string(pw))
 				json_object_set(cand, "password", pw);
@@ -1771,7 +2114,7 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	const char *type = NULL;
 	const struct schema_type *t;
 	struct store_change ch;
-	char *body = NULL;
+	char *body = NULL, *full = NULL;
 	size_t blen = 0;
 	enum vpn_err rc;
 	int n;
@@ -1868,11 +2211,16 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		blen = o->pub_len;
 	}
 	memset(&ch, 0, sizeof(ch));
+	full = obj_full(o, &ch.json_len);	/* the store copies it */
+	if (!full) {
+		free(body);
+		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+		goto out;
+	}
 	ch.op = STORE_PUT;
 	ch.path = o->path;
 	ch.kind = type;
-	ch.json = o->full;
-	ch.json_len = o->full_len;
+	ch.json = full;
 	ch.revision = o->revision;
 	rc = submit_change(m, w, &ch, cur ? cur->revision : -1, o->revision, body, blen, cb, arg,
 			   err);
@@ -1891,6 +2239,7 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	o = NULL;
 out:
 	pthread_rwlock_unlock(&m->lock);
+	free(full);
 	json_decref(cand);
 	obj_free(o);
 	return rc;

@@ -216,6 +216,42 @@ schema_field_is_secret(const struct schema_type *t, const char *field)
 	return f && f->con && (f->con->flags & C_SECRET);
 }
 
+/* True when a value of field @f may hold a reference (a path field, or one nested inside). */
+static bool
+field_has_refs(const struct schema_field *f, unsigned depth)
+{
+	size_t i;
+
+	if (f->con && f->con->fmt == FMT_PATH)
+		return true;
+	if (!f->nested || depth > 8)
+		return false;
+	for (i = 0; i < f->nested->nfields; i++)
+		if (field_has_refs(&f->nested->fields[i], depth + 1))
+			return true;
+	return false;
+}
+
+size_t
+schema_fields_where(const struct schema_type *t, enum schema_field_kind kind,
+		    const char **names, size_t max)
+{
+	size_t i, n = 0;
+
+	for (i = 0; t && i < t->nfields; i++) {
+		const struct schema_field *f = &t->fields[i];
+		bool match = kind == SCHEMA_FIELDS_SECRET ? f->con && (f->con->flags & C_SECRET)
+							  : field_has_refs(f, 0);
+
+		if (match) {
+			if (n < max)
+				names[n] = f->spec->name;
+			n++;
+		}
+	}
+	return n;
+}
+
 bool
 schema_strict_vmc(void)
 {

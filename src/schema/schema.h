@@ -76,6 +76,15 @@ json_t *schema_render(const struct schema_type *t, const json_t *obj, unsigned f
 bool schema_field_is_secret(const struct schema_type *t, const char *field);
 
 /*
+ * The names of @t's top-level fields that are secrets, or whose values may hold references
+ * (path fields and fields with path fields nested inside), in table order: up to @max of them
+ * in @names; returns how many there are. For readers that look at a few fields of stored text.
+ */
+enum schema_field_kind { SCHEMA_FIELDS_SECRET = 1, SCHEMA_FIELDS_REFS };
+size_t schema_fields_where(const struct schema_type *t, enum schema_field_kind kind,
+			   const char **names, size_t max);
+
+/*
  * Call @cb for every policy path that @obj refers to through a reference field, with the
  * field's JSON location (e.g. "route_filtering[0].in_route_filters[0]") and the path prefix the
  * target must live under (e.g. "/infra/tier-0s/vmc/prefix-lists/"). Stops and returns the first

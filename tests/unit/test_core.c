@@ -13,6 +13,7 @@
 #include "core/buf.h"
 #include "core/err.h"
 #include "core/hmap.h"
+#include "core/jscan.h"
 #include "core/netaddr.h"
 #include "core/util.h"
 
@@ -223,6 +224,100 @@ test_utf8(void **state)
 	assert_false(util_utf8_valid("\xff", 1));
 }
 
+struct members {
+	char keys[8][32];
+	char vals[8][64];
+	size_t start[8], end[8];
+	size_t n;
+};
+
+static void
+member_cb(void *arg, const struct jscan_member *m)
+{
+	struct members *ms = arg;
+
+	if (ms->n < 8) {
+		snprintf(ms->keys[ms->n], 32, "%.*s", (int)m->key_len, m->key);
+		snprintf(ms->vals[ms->n], 64, "%.*s", (int)m->val_len, m->val);
+		ms->start[ms->n] = m->start;
+		ms->end[ms->n] = m->end;
+	}
+	ms->n++;
+}
+
+static bool
+scan(const char *s)
+{
+	return jscan_object(s, strlen(s), NULL, NULL);
+}
+
+/* jscan: top-level members as spans; the whole text checked against the JSON grammar */
+static void
+test_jscan(void **state)
+{
+	static const char *const good[] = {
+		"{}", " { } ", "{\"a\":1}", "{\"a\":-0.5e+3,\"b\":[],\"c\":{},\"d\":null}",
+		"{\"s\":\"\\\"\\\\\\/\\b\\f\\n\\r\\t\\u00e9\\ud83d\\ude00\"}",
+		"{\"a\" : [ 1 , { \"b\" : true } ] }\n", "{\"\xc3\xa9\":\"\xe2\x82\xac\"}",
+	};
+	static const char *const bad[] = {
+		"", "[]", "1", "\"a\"", "{", "}", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "{,}",
+		"{\"a\":1}x", "{\"a\":1}{}", "{a:1}", "{\"a\":01}", "{\"a\":1.}", "{\"a\":.5}",
+		"{\"a\":1e}", "{\"a\":-}", "{\"a\":tru}", "{\"a\":nul}", "{\"a\":\"x}",
+		"{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}", "{\"a\":\"\\u0000\"}",
+		"{\"a\":\"\\ud800\"}", "{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
+		"{\"a\":\"\t\"}", "{\"a\":[1,]}", "{\"a\":[1 2]}", "{\"a\":{\"b\"}}",
+		"{\"a\":\"\xc3\"}", "{\"a\":\"\xff\"}", "{\"a\":1]", "{\"a\":[1}",
+	};
+	struct members ms;
+	char deep[2 * (JSCAN_MAX_DEPTH + 2) + 16];
+	size_t i, d;
+	const char *t;
+
+	(void)state;
+	for (i = 0; i < sizeof(good) / sizeof(good[0]); i++) {
+		json_t *j = json_loads(good[i], 0, NULL);
+
+		assert_true(scan(good[i]));
+		assert_non_null(j);			/* jansson agrees */
+		json_decref(j);
+	}
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		if (scan(bad[i]))
+			fail_msg("accepted: %s", bad[i]);
+	}
+	assert_false(jscan_object("{\"a\":\"\0\"}", 8, NULL, NULL));	/* raw NUL */
+	assert_false(jscan_object(NULL, 0, NULL, NULL));
+
+	memset(&ms, 0, sizeof(ms));
+	t = "{\"a\":1,\"psk\":\"x,}\\\"y\",\"n\":{\"psk\":[1,{\"c\":\"]\"}]},\"z\":false}";
+	assert_true(jscan_object(t, strlen(t), member_cb, &ms));
+	assert_int_equal(ms.n, 4);		/* nested members are not reported */
+	assert_string_equal(ms.keys[1], "psk");
+	assert_string_equal(ms.vals[1], "\"x,}\\\"y\"");
+	assert_string_equal(ms.vals[2], "{\"psk\":[1,{\"c\":\"]\"}]}");
+	assert_string_equal(ms.vals[3], "false");
+	assert_int_equal(ms.start[0], 1);
+	assert_int_equal(ms.end[3], strlen(t) - 1);
+	assert_memory_equal(t + ms.start[1], "\"psk\":", 6);
+
+	/* nesting: JSCAN_MAX_DEPTH levels inside the object pass, one more does not */
+	for (d = JSCAN_MAX_DEPTH; d <= JSCAN_MAX_DEPTH + 1; d++) {
+		size_t o = 0;
+
+		o += (size_t)snprintf(deep, sizeof(deep), "{\"a\":");
+		for (i = 1; i < d; i++)
+			deep[o++] = '[';
+		for (i = 1; i < d; i++)
+			deep[o++] = ']';
+		if (d == 1)
+			deep[o++] = '0';
+		deep[o++] = '}';
+		deep[o] = '\0';
+		assert_int_equal(scan(deep), d == JSCAN_MAX_DEPTH);
+	}
+}
+
 int
 main(void)
 {
@@ -235,6 +330,7 @@ main(void)
 		cmocka_unit_test(test_error_json_not_utf8),
 		cmocka_unit_test(test_error_json_limits),
 		cmocka_unit_test(test_utf8),
+		cmocka_unit_test(test_jscan),
 	};
 
 	return cmocka_run_group_tests_name("core", tests, NULL, NULL);
