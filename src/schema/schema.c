@@ -209,8 +209,10 @@ field_mut(const struct schema_type *t, const char *name)
 {
 	size_t i;
 
+	/* first byte before strcmp: this runs for every key of every object walked (strcmp of
+	 * ~30 field names per key was 5% of a PATCH's instructions) */
 	for (i = 0; i < t->nfields; i++)
-		if (!strcmp(t->fields[i].spec->name, name))
+		if (t->fields[i].spec->name[0] == name[0] && !strcmp(t->fields[i].spec->name, name))
 			return &t->fields[i];
 	return NULL;
 }
