@@ -681,7 +681,9 @@ static void *
 engine_main(void *arg)
 {
 	struct rz *rz = arg;
+	struct hmap seen;		/* paths realized in the current batch (keys borrowed) */
 
+	hmap_init(&seen);
 	pthread_mutex_lock(&rz->qmu);
 	for (;;) {
 		struct qitem *q, *it;
@@ -709,8 +711,17 @@ engine_main(void *arg)
 		rz->tailp = &rz->head;
 		pthread_mutex_unlock(&rz->qmu);
 
+		/*
+		 * Each path once per batch: realizing reads the model as it is now, which already
+		 * holds every change notified so far, so a second visit of the same path (a burst
+		 * of writes to one object) would redo the same work. (Without memory for the set,
+		 * a path is just realized again.)
+		 */
 		pthread_mutex_lock(&rz->mu);
 		for (n = 0, it = q; it; it = it->next, n++) {
+			if (hmap_get(&seen, it->path))
+				continue;	/* realized earlier in this batch */
+			(void)hmap_put(&seen, it->path, it, NULL);
 			if (!strcmp(it->path, RESYNC))
 				resync(rz);
 			else
@@ -718,6 +729,8 @@ engine_main(void *arg)
 		}
 		rz->b->ops->tick(rz->b, now_ms(rz));
 		pthread_mutex_unlock(&rz->mu);
+		hmap_release(&seen);
+		hmap_init(&seen);
 		while (q) {
 			it = q->next;
 			free(q);

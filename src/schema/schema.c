@@ -133,31 +133,47 @@ vx_bad_json(struct vctx *v, const char *fmt, ...)
 	va_end(ap);
 }
 
-static size_t __attribute__((format(printf, 2, 3)))
-vx_append(struct vctx *v, const char *fmt, ...)
+/*
+ * Append @n bytes of @s to the location, truncated as snprintf would (the location stays a
+ * NUL-terminated prefix). No printf: this runs for every field of every validated or
+ * reference-walked object (vsnprintf was 8% of a PATCH's instructions).
+ */
+static size_t
+vx_append(struct vctx *v, const char *s, size_t n)
 {
 	size_t saved = v->loclen, room = sizeof(v->loc) - v->loclen;
-	va_list ap;
-	int n;
 
-	va_start(ap, fmt);
-	n = vsnprintf(v->loc + v->loclen, room, fmt, ap);
-	va_end(ap);
-	if (n > 0)
-		v->loclen += (size_t)n < room ? (size_t)n : room - 1;
+	if (n >= room)
+		n = room - 1;
+	memcpy(v->loc + v->loclen, s, n);
+	v->loclen += n;
+	v->loc[v->loclen] = '\0';
 	return saved;
 }
 
 size_t
 vx_push(struct vctx *v, const char *name)
 {
-	return vx_append(v, "%s%s", v->loclen ? "." : "", name);
+	size_t saved = v->loclen;
+
+	if (saved)
+		vx_append(v, ".", 1);
+	vx_append(v, name, strlen(name));
+	return saved;
 }
 
 size_t
 vx_push_idx(struct vctx *v, size_t idx)
 {
-	return vx_append(v, "[%zu]", idx);
+	char tmp[3 * sizeof(size_t) + 3], *p = tmp + sizeof(tmp);
+
+	*--p = ']';
+	do {
+		*--p = (char)('0' + idx % 10);
+		idx /= 10;
+	} while (idx);
+	*--p = '[';
+	return vx_append(v, p, (size_t)(tmp + sizeof(tmp) - p));
 }
 
 void
@@ -193,8 +209,10 @@ field_mut(const struct schema_type *t, const char *name)
 {
 	size_t i;
 
+	/* first byte before strcmp: this runs for every key of every object walked (strcmp of
+	 * ~30 field names per key was 5% of a PATCH's instructions) */
 	for (i = 0; i < t->nfields; i++)
-		if (!strcmp(t->fields[i].spec->name, name))
+		if (t->fields[i].spec->name[0] == name[0] && !strcmp(t->fields[i].spec->name, name))
 			return &t->fields[i];
 	return NULL;
 }

@@ -118,9 +118,11 @@ struct store_ops {
 	enum vpn_err (*audit_list)(struct store *st, int64_t after_id, size_t limit,
 				   store_audit_cb cb, void *arg, struct vpn_error *err);
 	/*
-	 * A counter that changes whenever the database may have changed: commits by the writer
-	 * thread, by another process (`vpnd token ...`), and this store's own token writes. Lets
-	 * a caller cache tokens and notice a revocation with one cheap call.
+	 * A counter that changes whenever the tokens may have changed: commits by another process
+	 * (`vpnd token ...`) or by any connection other than the store's own writer, and this
+	 * store's own token writes. The writer's commits (objects, audit, meta - never tokens) may
+	 * leave it unchanged. Lets a caller cache tokens and notice a revocation with one cheap
+	 * call.
 	 */
 	enum vpn_err (*data_version)(struct store *st, uint64_t *out);
 	/* Wait until every change set submitted so far has been called back. Not from a

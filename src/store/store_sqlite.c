@@ -119,6 +119,7 @@ struct sqlite_store {
 	_Atomic uint64_t dv_stamp;	/* WAL-index change stamp when dv_value was read */
 	_Atomic uint64_t dv_value;	/* PRAGMA data_version as of dv_stamp */
 	_Atomic uint64_t dv_queries;	/* slow-path data_version calls, for stats */
+	_Atomic uint64_t dv_restamps;	/* own commits that kept the fast path (dv_own_commit) */
 	sqlite3_stmt *stmt[S__N];	/* on wdb */
 	char emsg[256];			/* writer's last SQLite error text */
 
@@ -417,16 +418,22 @@ apply_job(struct sqlite_store *s, struct job *j)
 	return true;
 }
 
+static uint64_t shm_stamp(const struct sqlite_store *s);
+static void dv_own_commit(struct sqlite_store *s, uint64_t before);
+
 /* Apply the batch @first..NULL (@n jobs) as one transaction; sets every job's rc. */
 static bool
 apply_batch(struct sqlite_store *s, struct job *first, size_t n)
 {
 	struct job *j;
+	uint64_t before = 0;
 	bool ok = true;
 
 	if (wrun(s, S_BEGIN) != SQLITE_OK) {
 		log_error("store: BEGIN IMMEDIATE failed: %s; %zu change sets failed", s->emsg, n);
 		ok = false;
+	} else {
+		before = shm_stamp(s);	/* we hold the write lock: nobody else commits now */
 	}
 	for (j = first; ok && j; j = j->next) {
 		ok = apply_job(s, j);
@@ -444,8 +451,10 @@ apply_batch(struct sqlite_store *s, struct job *first, size_t n)
 		log_error("store: COMMIT failed: %s; %zu change sets failed", s->emsg, n);
 		ok = false;
 	}
-	if (ok)
+	if (ok) {
+		dv_own_commit(s, before);
 		return true;
+	}
 	if (!sqlite3_get_autocommit(s->wdb) && wrun(s, S_ROLLBACK) != SQLITE_OK)
 		log_error("store: ROLLBACK failed: %s", s->emsg);
 	for (j = first; j; j = j->next)
@@ -1086,6 +1095,7 @@ store_sqlite_stats(struct store *st, struct store_sqlite_stats *out)
 	out->queued = s->qlen;
 	pthread_mutex_unlock(&s->mu);
 	out->dv_queries = atomic_load(&s->dv_queries);
+	out->dv_restamps = atomic_load(&s->dv_restamps);
 	return true;
 }
 
@@ -1356,6 +1366,29 @@ shm_stamp(const struct sqlite_store *s)
 	if (h[0] != WALINDEX_VERSION || c0 != c1 || f0 != f1 || !(h[3] & 0xff))
 		return 0;
 	return ((uint64_t)c0 << 32 | f0) + 1;		/* never 0 */
+}
+
+/*
+ * The writer's own commit (objects, audit, meta: never tokens) moved the WAL-index stamp from
+ * @before (read after BEGIN IMMEDIATE, while we held the write lock) to what it is now. If the
+ * cached data_version answer was current at @before and our commit is the only one since -
+ * iChange advanced by exactly one, and every commit advances it by one - the answer still holds
+ * for the tokens: move its stamp forward, so the next request takes the fast path instead of
+ * running the PRAGMA and reloading the token table. A commit by anyone else after ours (iChange
+ * + 2 or more), a header being rewritten or unreadable (stamp 0), or a PRAGMA answer older than
+ * @before leaves the stamp alone, and the next call asks SQLite as before.
+ */
+static void
+dv_own_commit(struct sqlite_store *s, uint64_t before)
+{
+	uint64_t after = shm_stamp(s), expect = before;
+
+	if (!before || !after || (uint32_t)(((after - 1) >> 32) - ((before - 1) >> 32)) != 1)
+		return;
+	/* CAS: a concurrent slow path that stored a newer stamp wins */
+	if (atomic_compare_exchange_strong_explicit(&s->dv_stamp, &expect, after,
+						    memory_order_release, memory_order_relaxed))
+		atomic_fetch_add_explicit(&s->dv_restamps, 1, memory_order_relaxed);
 }
 
 static enum vpn_err

@@ -26,6 +26,7 @@ struct store_sqlite_stats {
 	uint64_t max_batch;		/* largest number of change sets in one transaction */
 	uint64_t queued;		/* queued now, not yet taken by the writer */
 	uint64_t dv_queries;		/* data_version calls that had to ask SQLite (slow path) */
+	uint64_t dv_restamps;		/* writer commits that kept data_version on its fast path */
 };
 
 /* Copy the counters of @st into @out. False (and @out untouched) if @st is not a SQLite store. */

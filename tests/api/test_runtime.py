@@ -5,6 +5,8 @@ Contract: src/realize/sim.h (peer model, fail reasons, timings), issue 4, and th
 Troubleshooting samples (field sets). Each test runs on its own server with the virtual clock
 frozen (rt.RT does that) and advances it explicitly: no sleeps.
 """
+import threading
+
 import pytest
 
 import nsx
@@ -747,15 +749,19 @@ def realized_ok(x, path, obj):
     return rs
 
 
+def gcm128_session(x):
+    """Profiles and a route-based session to a peer that accepts only AES_GCM_128 for ESP."""
+    ike, tun = x.profiles()
+    peer = nsx.peer_ip()
+    x.put_peer(peer, {"esp": {"encryption_algorithms": ["AES_GCM_128"], "digest_algorithms": [],
+                              "dh_groups": ["GROUP21"], "enable_perfect_forward_secrecy": True}})
+    return ike, tun, x.route_session(peer=peer)
+
+
 def test_realized_state_transitions(fresh_server):
     srv = fresh_server
     x = RT(srv)
-    ike, tun = x.profiles()
-    peer = nsx.peer_ip()
-    # the peer accepts only AES_GCM_128 for ESP
-    x.put_peer(peer, {"esp": {"encryption_algorithms": ["AES_GCM_128"], "digest_algorithms": [],
-                              "dh_groups": ["GROUP21"], "enable_perfect_forward_secrecy": True}})
-    s = x.route_session(peer=peer)
+    ike, tun, s = gcm128_session(x)
     # the status view does not wait for the engine (read at once it may say IN_PROGRESS, as
     # below): settle before expecting SUCCESS (this flaked under load without it)
     x.settle()
@@ -806,6 +812,35 @@ def test_realized_state_transitions(fresh_server):
     # an auditor may read realized state
     aud = srv.token("rt-aud2", "auditor")
     expect(srv.get("/infra/realized-state/status", params={"intent_path": ike}, token=aud), 200)
+
+
+def test_burst_of_writes_realizes_the_last(fresh_server):
+    """The engine realizes a path once per batch of notifications (a burst of writes to one
+    object): whatever it coalesced, the realized state is that of the last write."""
+    srv = fresh_server
+    x = RT(srv)
+    s = gcm128_session(x)[2]
+    tun2 = nsx.TUN + "/" + nsx.uid("tunb")
+    srv.create(tun2, rt.seed_tunnel(encryption_algorithms=["AES_GCM_256"]))
+    x.settle()
+
+    def burst(k):
+        for i in range(10):
+            expect_empty(srv.patch(s["path"], {"description": "burst %d %d" % (k, i)}))
+
+    threads = [threading.Thread(target=burst, args=(k,)) for k in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # the last write: a tunnel profile the peer rejects
+    expect_empty(srv.patch(s["path"], {"tunnel_profile_path": tun2}))
+    obj = srv.get_json(s["path"])
+    assert obj["_revision"] == s["obj"]["_revision"] + 61, obj
+    x.settle()
+    realized_ok(x, s["path"], obj)
+    x.advance(rt.IKE_RETRY_MS + 1000)
+    assert [t["tunnel_down_reason"] for t in x.tunnels(s["id"])] == [rt.FR_NO_PROPOSAL]
 
 
 def test_counters_are_runtime_data(fresh_server):

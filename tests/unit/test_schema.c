@@ -340,6 +340,10 @@ static const struct rule_case cases[] = {
 	BAD("prefix network bad", PLT, SEED_PREFIX_LIST,
 	    "{\"prefixes\":[{\"network\":\"10.0.0.0/33\"}]}",
 	    "prefixes[0].network: value '10.0.0.0/33' is not a valid CIDR or ANY"),
+	/* locations with a multi-digit index (written without printf) */
+	BAD("prefix network bad at [10]", PLT, SEED_PREFIX_LIST,
+	    "{\"prefixes\":[{\"network\":\"10.0.0.0/24\"},{\"network\":\"10.0.1.0/24\"},{\"network\":\"10.0.2.0/24\"},{\"network\":\"10.0.3.0/24\"},{\"network\":\"10.0.4.0/24\"},{\"network\":\"10.0.5.0/24\"},{\"network\":\"10.0.6.0/24\"},{\"network\":\"10.0.7.0/24\"},{\"network\":\"10.0.8.0/24\"},{\"network\":\"10.0.9.0/24\"},{\"network\":\"x\"}]}",
+	    "prefixes[10].network: value 'x' is not a valid CIDR or ANY"),
 	BAD("prefix network any lowercase", PLT, SEED_PREFIX_LIST,
 	    "{\"prefixes\":[{\"network\":\"any\"}]}", "prefixes[0].network: value 'any'"),
 	OK("prefix ANY", PLT, SEED_PREFIX_LIST, "{\"prefixes\":[{\"network\":\"ANY\",\"action\":\"DENY\"}]}"),

@@ -1202,6 +1202,8 @@ test_data_version_sees_other_writers(void **state)
 	struct fx *f = *state;
 	struct store *st = open_ok(f->uri), *cli = open_ok(f->uri);
 	struct store_token t = { "carol", "id-c", "admin", "cc", 1, 0 };
+	struct store_token t2 = { "erin", "id-e", "admin", "ee", 1, 0 };
+	struct store_sqlite_stats s0, s1;
 	uint64_t v0, v1, v2;
 
 	assert_int_equal(store_data_version(st, &v0), VPN_OK);
@@ -1211,8 +1213,28 @@ test_data_version_sees_other_writers(void **state)
 	assert_int_equal(store_token_add(cli, &t, NULL), VPN_OK);
 	assert_int_equal(store_data_version(st, &v2), VPN_OK);
 	assert_true(v2 != v1);
-	/* so does our own writer thread */
+	/*
+	 * Our own writer's commits cannot change the tokens: they keep the answer, and the next
+	 * call stays on the fast path (no PRAGMA, so no token-table reload after every write).
+	 */
+	assert_true(store_sqlite_stats(st, &s0));
 	put_sync(st, "/x", "K", "{}", 0);
+	put_sync(st, "/x", "K", "{\"a\":1}", 1);
+	assert_int_equal(store_data_version(st, &v1), VPN_OK);
+	assert_true(v1 == v2);
+	assert_true(store_sqlite_stats(st, &s1));
+	assert_true(s1.dv_queries == s0.dv_queries);
+	assert_true(s1.dv_restamps == s0.dv_restamps + 2);
+	/* a foreign commit before one of ours, with no data_version call between: still seen */
+	assert_int_equal(store_token_add(cli, &t2, NULL), VPN_OK);
+	put_sync(st, "/x", "K", "{\"a\":2}", 2);
+	assert_int_equal(store_data_version(st, &v2), VPN_OK);
+	assert_true(v2 != v1);
+	/* and one after ours */
+	put_sync(st, "/x", "K", "{\"a\":3}", 3);
+	assert_int_equal(store_data_version(st, &v1), VPN_OK);
+	assert_true(v1 == v2);
+	assert_int_equal(store_token_del(cli, "erin", NULL), VPN_OK);
 	assert_int_equal(store_data_version(st, &v1), VPN_OK);
 	assert_true(v1 != v2);
 	store_close(cli);
