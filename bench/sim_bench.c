@@ -9,12 +9,14 @@
  * every session is UP and every neighbor ESTABLISHED, runs 1,000 idle ticks 100 ms apart,
  * re-applies every session with another IKE lifetime (a profile shared by all of them changed),
  * jumps the clock by a day (every SA rekeys), reads every status, and removes everything.
- * Prints the wall time of each phase (CLOCK_MONOTONIC) and checks the end states.
+ * Prints the CPU time of each phase (CLOCK_PROCESS_CPUTIME_ID: the machine is shared, and the
+ * backend runs on one thread) and the peak RSS, and checks the end states.
  */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "core/err.h"
@@ -26,12 +28,22 @@
 #define NBS "/infra/tier-0s/vmc/locale-services/default/bgp/neighbors/n"
 
 static double
-wall_ms(void)
+cpu_ms(void)
 {
 	struct timespec ts;
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
+	clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
 	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
+}
+
+/* Peak resident set size so far, in MB. */
+static double
+peak_rss_mb(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)ru.ru_maxrss / 1024;
 }
 
 static void
@@ -166,7 +178,7 @@ main(int argc, char **argv)
 	check(b != NULL && n > 0, "usage: sim_bench [sessions]");
 	printf("sim_bench: %zu sessions (%zu route-based with a BGP neighbor)\n", n, (n + 9) / 10);
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	for (i = 0; i < n; i++) {
 		sess_build(&s, &sel, i, 86400);
 		check(b->ops->apply_session(b, &s, now + (int64_t)i / 100, &err) == VPN_OK,
@@ -177,29 +189,29 @@ main(int argc, char **argv)
 		nb_build(&nb, i);
 		check(b->ops->apply_neighbor(b, &nb, now, &err) == VPN_OK, "apply_neighbor");
 	}
-	t = wall_ms() - t0;
-	printf("  apply %zu sessions + %zu neighbors: %10.1f ms (%.2f us per apply)\n", n,
-	       (n + 9) / 10, t, t * 1e3 / (double)(n + (n + 9) / 10));
+	t = cpu_ms() - t0;
+	printf("  apply %zu sessions + %zu neighbors: %10.1f ms (%.2f us per apply), peak RSS %.0f MB\n",
+	       n, (n + 9) / 10, t, t * 1e3 / (double)(n + (n + 9) / 10), peak_rss_mb());
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	for (i = 0; i < 10; i++) {
 		now += 100;
 		b->ops->tick(b, now);
 	}
-	t = wall_ms() - t0;
+	t = cpu_ms() - t0;
 	printf("  10 ticks (every IKE verdict, BGP up):  %10.1f ms\n", t);
 	check_all(b, n, "after start");
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	for (i = 0; i < 1000; i++) {
 		now += 100;
 		b->ops->tick(b, now);
 	}
-	t = wall_ms() - t0;
+	t = cpu_ms() - t0;
 	printf("  1000 idle ticks:                       %10.1f ms (%.2f us per tick)\n", t,
 	       t * 1e3 / 1000);
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	for (i = 0; i < n; i++) {
 		sess_build(&s, &sel, i, 28800);
 		check(b->ops->apply_session(b, &s, now, &err) == VPN_OK, "re-apply");
@@ -208,23 +220,23 @@ main(int argc, char **argv)
 		now += 100;
 		b->ops->tick(b, now);
 	}
-	t = wall_ms() - t0;
+	t = cpu_ms() - t0;
 	printf("  profile change (re-apply all + 2 s):   %10.1f ms\n", t);
 	check_all(b, n, "after the profile change");
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	now += 86400LL * 1000;
 	b->ops->tick(b, now);
-	t = wall_ms() - t0;
-	printf("  clock jump of a day (3 IKE rekeys, 24 child rekeys each): %10.1f ms\n", t);
+	t = cpu_ms() - t0;
+	printf("  clock jump of a day (3 IKE rekeys each): %10.1f ms\n", t);
 	check_all(b, n, "after a day");
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	check_all(b, n, "reads");
-	t = wall_ms() - t0;
+	t = cpu_ms() - t0;
 	printf("  read every status:                     %10.1f ms\n", t);
 
-	t0 = wall_ms();
+	t0 = cpu_ms();
 	for (i = 0; i < n; i += 10) {
 		nb_build(&nb, i);
 		b->ops->remove_neighbor(b, nb.path, now);
@@ -233,8 +245,9 @@ main(int argc, char **argv)
 		sess_build(&s, &sel, i, 0);
 		b->ops->remove_session(b, s.path, now);
 	}
-	t = wall_ms() - t0;
+	t = cpu_ms() - t0;
 	printf("  remove everything:                     %10.1f ms\n", t);
+	printf("  peak RSS:                              %10.0f MB\n", peak_rss_mb());
 	b->ops->destroy(b);
 	return 0;
 }

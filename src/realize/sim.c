@@ -3,8 +3,11 @@
  * (contract: sim.h; model and choices: docs/sim.md).
  *
  * A small discrete-event simulation at virtual time. Every session and every BGP neighbor keeps
- * the time it has been processed up to (t) and the time of its next timer (ev). tick(now) walks
- * each session's timers in order up to now; before a session event at time x the session's
+ * the time it has been processed up to (t) and the time of its next timer (ev). The objects
+ * with a next event sit in a min-heap keyed by it, so tick(now) advances only the k objects due
+ * (O(k log n)) and the others stay behind, unchanged until their event; an API call catches up
+ * the objects it touches before it changes them (docs/sim.md, Cost). Advancing a session walks
+ * its timers in order; before a session event at time x the session's
  * neighbors are brought up to x, and a change of the session's "link" (IKE UP with a tunnel up)
  * is handed to them at x, so BGP sees the tunnel's history exactly even across a large jump of
  * the clock. Nothing depends on the order in which sessions are walked: sessions only interact
@@ -93,8 +96,36 @@ struct sim_tun {
 	struct rz_counters c;
 };
 
+/* A selector as the sim keeps it: rule_path points into the session's string block. */
+struct sim_sel {
+	struct netprefix local, peer;
+	const char *rule_path;
+};
+
+/*
+ * A session's configuration: the members of struct rz_session the sim reads, its strings in one
+ * block sized to fit (struct rz_session sizes each for 4-byte characters, ~5 KB a session, which
+ * made 100k sessions cost 500 MB here). The path, the map key, lives apart for the session's life.
+ */
+struct sim_scfg {
+	const char *display_name, *local_address, *local_id, *peer_address, *peer_id, *psk,
+		*tunnel_interface_path;
+	char *strs;			/* owns the strings above and the rule paths */
+	size_t nstrs;			/* its size: zeroed before it is freed (the PSK) */
+	bool route_based, enabled;
+	enum rz_initiation initiation;
+	__typeof__(((struct rz_session *)0)->ike) ike;
+	__typeof__(((struct rz_session *)0)->esp) esp;
+	__typeof__(((struct rz_session *)0)->dpd) dpd;
+	bool has_vti;
+	struct netprefix vti;
+	size_t ntunnels;
+	struct sim_sel *tunnels;
+};
+
 struct sim_sess {
-	struct rz_session cfg;		/* deep copy; cfg.path is the map key */
+	char *path;			/* the map key */
+	struct sim_scfg cfg;
 	struct sim_peer *peer;
 	struct sim_tun *tun;		/* cfg.ntunnels */
 	enum rz_ike_state ike;
@@ -502,7 +533,7 @@ struct sim_eff {
 static void
 eff_get(const struct sim_sess *s, const struct sim_def *d, struct sim_eff *e)
 {
-	const struct rz_session *c = &s->cfg;
+	const struct sim_scfg *c = &s->cfg;
 
 	memset(e, 0, sizeof(*e));
 	e->psk = d && d->has_psk ? d->psk : c->psk;
@@ -619,7 +650,7 @@ sess_idle_reason(const struct sim_sess *s)
 static const char *
 sess_verdict_reachable(const struct sim_sess *s)
 {
-	const struct rz_session *c = &s->cfg;
+	const struct sim_scfg *c = &s->cfg;
 	enum rz_ike_version iv, rv;
 	struct sim_eff e;
 
@@ -763,8 +794,8 @@ sess_tun_ev_update(struct sim_sess *s)
 static void
 tun_negotiate(struct sim_sess *s, size_t i, const struct sim_eff *e, int64_t t)
 {
-	const struct rz_session *c = &s->cfg;
-	const struct rz_selector *sel = &c->tunnels[i];
+	const struct sim_scfg *c = &s->cfg;
+	const struct sim_sel *sel = &c->tunnels[i];
 	struct sim_tun *tu = &s->tun[i];
 	bool esp_ok = algs_agree(c->esp.enc, c->esp.digest, e->esp_enc, e->esp_digest) &&
 		      c->esp.pfs == e->pfs && (!c->esp.pfs || (c->esp.dh & e->esp_dh));
@@ -1597,8 +1628,70 @@ sim_tick(struct rz_backend *b, int64_t now)
 
 /* ---- sessions: configuration ---- */
 
+/* Copy what the sim needs of @in into @c (allocated); false when out of memory. */
 static bool
-sess_cfg_same(const struct rz_session *a, const struct rz_session *b)
+scfg_build(struct sim_scfg *c, const struct rz_session *in)
+{
+	const char *src[] = { in->display_name, in->local_address, in->local_id,
+			      in->peer_address, in->peer_id, in->psk, in->tunnel_interface_path };
+	const char **dst[] = { &c->display_name, &c->local_address, &c->local_id,
+			       &c->peer_address, &c->peer_id, &c->psk, &c->tunnel_interface_path };
+	size_t n = 0, i, len;
+	char *p;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		n += strlen(src[i]) + 1;
+	for (i = 0; i < in->ntunnels; i++)
+		n += strlen(in->tunnels[i].rule_path) + 1;
+	c->strs = malloc(n);
+	c->tunnels = in->ntunnels ? calloc(in->ntunnels, sizeof(*c->tunnels)) : NULL;
+	if (!c->strs || (in->ntunnels && !c->tunnels)) {
+		free(c->strs);
+		free(c->tunnels);
+		memset(c, 0, sizeof(*c));
+		return false;
+	}
+	c->nstrs = n;
+	p = c->strs;
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		len = strlen(src[i]) + 1;
+		memcpy(p, src[i], len);
+		*dst[i] = p;
+		p += len;
+	}
+	for (i = 0; i < in->ntunnels; i++) {
+		len = strlen(in->tunnels[i].rule_path) + 1;
+		memcpy(p, in->tunnels[i].rule_path, len);
+		c->tunnels[i].rule_path = p;
+		c->tunnels[i].local = in->tunnels[i].local;
+		c->tunnels[i].peer = in->tunnels[i].peer;
+		p += len;
+	}
+	c->ntunnels = in->ntunnels;
+	c->route_based = in->route_based;
+	c->enabled = in->enabled;
+	c->initiation = in->initiation;
+	c->ike = in->ike;
+	c->esp = in->esp;
+	c->dpd = in->dpd;
+	c->has_vti = in->has_vti;
+	c->vti = in->vti;
+	return true;
+}
+
+static void
+scfg_free(struct sim_scfg *c)
+{
+	if (c->strs)
+		explicit_bzero(c->strs, c->nstrs);
+	free(c->strs);
+	free(c->tunnels);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool
+sess_cfg_same(const struct sim_scfg *a, const struct rz_session *b)
 {
 	size_t i;
 
@@ -1651,10 +1744,10 @@ sess_free(struct sim_sess *s)
 {
 	if (!s)
 		return;
-	free(s->cfg.tunnels);
+	scfg_free(&s->cfg);
+	free(s->path);
 	free(s->tun);
 	free(s->nb);
-	explicit_bzero(s->cfg.psk, sizeof(s->cfg.psk));
 	free(s);
 }
 
@@ -1723,7 +1816,7 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 {
 	struct sim *sm = sim_of(b);
 	struct sim_sess *s, *fresh = NULL;
-	struct rz_selector *sel = NULL;
+	struct sim_scfg nc;
 	struct sim_tun *tun = NULL;
 	struct sim_peer *oldpeer;
 	bool was, rebind;
@@ -1733,12 +1826,13 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 		return vpn_error_set(err, VPN_E_INVALID, 0, "sim: incomplete session");
 	sim_tick(b, now);
 	now = sm->now;
+	if (!scfg_build(&nc, in))
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "sim: out of memory");
 	s = hmap_get(&sm->sessions, in->path);
 	if (s && sess_cfg_same(&s->cfg, in)) {
 		/* only names changed: a real edge would not notice */
-		memcpy(s->cfg.display_name, in->display_name, sizeof(s->cfg.display_name));
-		memcpy(s->cfg.tunnel_interface_path, in->tunnel_interface_path,
-		       sizeof(s->cfg.tunnel_interface_path));
+		scfg_free(&s->cfg);
+		s->cfg = nc;
 		return VPN_OK;
 	}
 	if (s)
@@ -1746,30 +1840,25 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 	else if (!q_reserve(sm))
 		goto nomem;
 	if (in->ntunnels) {
-		sel = malloc(in->ntunnels * sizeof(*sel));
 		tun = calloc(in->ntunnels, sizeof(*tun));
-		if (!sel || !tun)
+		if (!tun)
 			goto nomem;
-		memcpy(sel, in->tunnels, in->ntunnels * sizeof(*sel));
 	}
 	if (!s) {
 		fresh = s = calloc(1, sizeof(*s));
-		if (!s)
+		if (!s || !(s->path = strdup(in->path)))
 			goto nomem;
 		s->qi = QNONE;
-		s->cfg = *in;
-		s->cfg.tunnels = NULL;
-		s->cfg.ntunnels = 0;
 		if (!sess_peer_attach(sm, s, in->peer_address))
 			goto nomem;
-		if (hmap_put(&sm->sessions, s->cfg.path, s, NULL)) {
+		if (hmap_put(&sm->sessions, s->path, s, NULL)) {
 			sess_peer_detach(sm, s);
 			goto nomem;
 		}
 	}
 	was = sess_link(s);
 	oldpeer = s->peer;
-	if (strcmp(s->cfg.peer_address, in->peer_address)) {
+	if (!fresh && strcmp(s->cfg.peer_address, in->peer_address)) {
 		struct sim_peer *np = peer_get_or_new(sm, in->peer_address);
 		size_t oldpi = s->pi, newpi;
 
@@ -1789,17 +1878,15 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 		peer_maybe_free(sm, oldpeer);
 	}
 	/* counters survive for tunnels whose selector is unchanged at the same index */
-	for (i = 0; i < in->ntunnels && i < s->cfg.ntunnels; i++)
-		if (prefix_eq(&s->cfg.tunnels[i].local, &sel[i].local) &&
-		    prefix_eq(&s->cfg.tunnels[i].peer, &sel[i].peer))
+	for (i = 0; i < nc.ntunnels && i < s->cfg.ntunnels; i++)
+		if (prefix_eq(&s->cfg.tunnels[i].local, &nc.tunnels[i].local) &&
+		    prefix_eq(&s->cfg.tunnels[i].peer, &nc.tunnels[i].peer))
 			tun[i].c = s->tun[i].c;
 	rebind = fresh || s->cfg.route_based != in->route_based || s->cfg.has_vti != in->has_vti ||
 		 (in->has_vti && !prefix_eq(&s->cfg.vti, &in->vti));
-	free(s->cfg.tunnels);
+	scfg_free(&s->cfg);
 	free(s->tun);
-	explicit_bzero(s->cfg.psk, sizeof(s->cfg.psk));
-	s->cfg = *in;
-	s->cfg.tunnels = sel;
+	s->cfg = nc;
 	s->tun = tun;
 	s->traffic = false;
 	sess_start(s, now);
@@ -1813,8 +1900,10 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 	sched_sess(sm, s);
 	return VPN_OK;
 nomem:
-	free(sel);
+	scfg_free(&nc);
 	free(tun);
+	if (fresh)
+		free(fresh->path);
 	free(fresh);
 	return vpn_error_set(err, VPN_E_NOMEM, 0, "sim: out of memory");
 }
@@ -1964,7 +2053,10 @@ sim_session_status(struct rz_backend *b, const char *path, struct rz_session_sta
 		ts->up = s->tun[i].up;
 		snprintf(ts->down_reason, sizeof(ts->down_reason), "%s",
 			 s->tun[i].up ? "" : s->tun[i].down);
-		ts->sel = s->cfg.tunnels[i];
+		ts->sel.local = s->cfg.tunnels[i].local;
+		ts->sel.peer = s->cfg.tunnels[i].peer;
+		snprintf(ts->sel.rule_path, sizeof(ts->sel.rule_path), "%s",
+			 s->cfg.tunnels[i].rule_path);
 		ts->c = s->tun[i].c;
 	}
 	out->last_update_ms = sm->now;
@@ -2703,7 +2795,7 @@ peer_json(const struct sim *sm, const struct sim_peer *p)
 	json_object_set_new(o, "peer_address", json_string(p->addr));
 	json_object_set_new(o, "defined", json_boolean(d != NULL));
 	for (i = 0; i < p->nsess; i++)
-		json_array_append_new(sess, json_string(p->sess[i]->cfg.path));
+		json_array_append_new(sess, json_string(p->sess[i]->path));
 	json_object_set_new(o, "sessions", sess);
 	if (s0) {
 		struct sim_eff e;
