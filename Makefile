@@ -88,7 +88,7 @@ test: deps
 	$(MAKE) WERROR=1 valgrind
 	$(MAKE) WERROR=1 fuzz-ci
 
-BENCH_BINS := $(BUILD)/vpnd $(BUILD)/sqlite_raw $(BUILD)/prefix_bench
+BENCH_BINS := $(BUILD)/vpnd $(BUILD)/sqlite_raw $(BUILD)/prefix_bench $(BUILD)/sim_bench
 
 bench: $(BENCH_BINS)
 	$(PYTHON) bench/run.py --build $(BUILD)
@@ -111,6 +111,10 @@ valgrind-run: $(UNIT_BINS)
 
 # route-filter benchmark (not a test); unsanitized unless SANITIZE is given
 $(BUILD)/prefix_bench: $(BUILD)/bench/prefix_bench.o $(BUILD)/libvpnd.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the emulator backend at scale (not a test): build/sim_bench [sessions]
+$(BUILD)/sim_bench: $(BUILD)/bench/sim_bench.o $(BUILD)/libvpnd.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 gen-spec:

@@ -3,8 +3,11 @@
  * (contract: sim.h; model and choices: docs/sim.md).
  *
  * A small discrete-event simulation at virtual time. Every session and every BGP neighbor keeps
- * the time it has been processed up to (t) and the time of its next timer (ev). tick(now) walks
- * each session's timers in order up to now; before a session event at time x the session's
+ * the time it has been processed up to (t) and the time of its next timer (ev). The objects
+ * with a next event sit in a min-heap keyed by it, so tick(now) advances only the k objects due
+ * (O(k log n)) and the others stay behind, unchanged until their event; an API call catches up
+ * the objects it touches before it changes them (docs/sim.md, Cost). Advancing a session walks
+ * its timers in order; before a session event at time x the session's
  * neighbors are brought up to x, and a change of the session's "link" (IKE UP with a tunnel up)
  * is handed to them at x, so BGP sees the tunnel's history exactly even across a large jump of
  * the clock. Nothing depends on the order in which sessions are walked: sessions only interact
@@ -36,6 +39,7 @@
 #include "realize/prefix.h"
 
 #define NEVER INT64_MAX
+#define QNONE SIZE_MAX
 
 /* ---- the model ---- */
 
@@ -92,8 +96,36 @@ struct sim_tun {
 	struct rz_counters c;
 };
 
+/* A selector as the sim keeps it: rule_path points into the session's string block. */
+struct sim_sel {
+	struct netprefix local, peer;
+	const char *rule_path;
+};
+
+/*
+ * A session's configuration: the members of struct rz_session the sim reads, its strings in one
+ * block sized to fit (struct rz_session sizes each for 4-byte characters, ~5 KB a session, which
+ * made 100k sessions cost 500 MB here). The path, the map key, lives apart for the session's life.
+ */
+struct sim_scfg {
+	const char *display_name, *local_address, *local_id, *peer_address, *peer_id, *psk,
+		*tunnel_interface_path;
+	char *strs;			/* owns the strings above and the rule paths */
+	size_t nstrs;			/* its size: zeroed before it is freed (the PSK) */
+	bool route_based, enabled;
+	enum rz_initiation initiation;
+	__typeof__(((struct rz_session *)0)->ike) ike;
+	__typeof__(((struct rz_session *)0)->esp) esp;
+	__typeof__(((struct rz_session *)0)->dpd) dpd;
+	bool has_vti;
+	struct netprefix vti;
+	size_t ntunnels;
+	struct sim_sel *tunnels;
+};
+
 struct sim_sess {
-	struct rz_session cfg;		/* deep copy; cfg.path is the map key */
+	char *path;			/* the map key */
+	struct sim_scfg cfg;
 	struct sim_peer *peer;
 	struct sim_tun *tun;		/* cfg.ntunnels */
 	enum rz_ike_state ike;
@@ -103,6 +135,8 @@ struct sim_sess {
 	int64_t up_since, rekey_at;	/* UP only */
 	int64_t tun_ev;			/* UP only: the earliest tun[].ev */
 	bool traffic;			/* ON_DEMAND: outbound traffic seen */
+	size_t qi;			/* index in the event queue, or QNONE */
+	size_t pi;			/* index in peer->sess */
 	bool in_vti;			/* vti_key is in the VTI map (pointing at us) */
 	char vti_key[64];		/* masked VTI network */
 	char vti_addr[64];		/* the SDDC's VTI address */
@@ -129,6 +163,14 @@ struct sim_nb {
 	int64_t quiet, quiet_end;
 	uint64_t sent_base, recv_base;	/* messages of past establishments */
 	uint64_t drops, ests;
+	size_t qi;			/* index in the event queue, or QNONE */
+};
+
+/* An entry of the event queue: exactly one of s, n. */
+struct sim_qent {
+	int64_t at;			/* the object's next event (sess_next / nb_next) */
+	struct sim_sess *s;
+	struct sim_nb *n;
 };
 
 struct sim {
@@ -139,6 +181,11 @@ struct sim {
 	struct hmap vti;		/* masked VTI network -> struct sim_sess */
 	struct hmap unbound;		/* path -> struct sim_nb without a session */
 	int64_t now;
+	/* every session and neighbor with a next event, as a binary min-heap on `at` */
+	struct sim_qent *q;
+	size_t nq, capq;
+	uint64_t work;			/* objects advanced in time (sim_work) */
+	bool eager;			/* tick advances everything (tests: the reference) */
 };
 
 static const struct rz_backend_ops sim_ops;
@@ -282,6 +329,88 @@ ptr_remove(void **v, size_t *n, const void *p)
 		}
 }
 
+/* ---- the event queue: a binary min-heap of the objects' next events ---- */
+
+static void
+q_place(struct sim *sm, size_t i, struct sim_qent e)
+{
+	sm->q[i] = e;
+	if (e.s)
+		e.s->qi = i;
+	else
+		e.n->qi = i;
+}
+
+/* Restore the heap order around entry @i (its time changed, or it was moved there). */
+static void
+q_sift(struct sim *sm, size_t i)
+{
+	struct sim_qent e = sm->q[i];
+	size_t c;
+
+	while (i > 0 && sm->q[(i - 1) / 2].at > e.at) {
+		q_place(sm, i, sm->q[(i - 1) / 2]);
+		i = (i - 1) / 2;
+	}
+	while ((c = 2 * i + 1) < sm->nq) {
+		if (c + 1 < sm->nq && sm->q[c + 1].at < sm->q[c].at)
+			c++;
+		if (sm->q[c].at >= e.at)
+			break;
+		q_place(sm, i, sm->q[c]);
+		i = c;
+	}
+	q_place(sm, i, e);
+}
+
+/*
+ * Room for one more object's entry: called when a session or neighbor is created, so that
+ * q_set never allocates (an object without its entry would miss its events).
+ */
+static bool
+q_reserve(struct sim *sm)
+{
+	size_t want = sm->sessions.used + sm->neighbors.used + 1, nc;
+	struct sim_qent *nq;
+
+	if (want <= sm->capq)
+		return true;
+	nc = sm->capq ? sm->capq * 2 : 64;
+	while (nc < want)
+		nc *= 2;
+	nq = realloc(sm->q, nc * sizeof(*nq));
+	if (!nq)
+		return false;
+	sm->q = nq;
+	sm->capq = nc;
+	return true;
+}
+
+/* Queue the object (exactly one of @s, @n) at @at; NEVER takes it out. O(log n). */
+static void
+q_set(struct sim *sm, struct sim_sess *s, struct sim_nb *n, int64_t at)
+{
+	size_t *qi = s ? &s->qi : &n->qi, i = *qi;
+
+	if (at == NEVER) {
+		if (i == QNONE)
+			return;
+		*qi = QNONE;
+		if (i != --sm->nq) {
+			q_place(sm, i, sm->q[sm->nq]);
+			q_sift(sm, i);
+		}
+		return;
+	}
+	if (i == QNONE) {
+		if (sm->nq >= sm->capq)
+			return;		/* cannot happen: q_reserve ran at creation */
+		i = sm->nq++;
+	}
+	sm->q[i] = (struct sim_qent){ at, s, n };
+	q_sift(sm, i);
+}
+
 /* ---- peers: reachability ---- */
 
 static bool
@@ -370,6 +499,26 @@ peer_maybe_free(struct sim *sm, struct sim_peer *p)
 	free(p);
 }
 
+/* Add @s to @p's sessions; O(1). */
+static bool
+peer_add_sess(struct sim_peer *p, struct sim_sess *s)
+{
+	if (!ptr_push((void ***)&p->sess, &p->nsess, &p->capsess, s))
+		return false;
+	s->pi = p->nsess - 1;
+	return true;
+}
+
+/* Take @s out of @p's sessions (the last one takes its place); O(1). */
+static void
+peer_del_sess(struct sim_peer *p, struct sim_sess *s)
+{
+	if (s->pi >= p->nsess || p->sess[s->pi] != s)
+		return;
+	p->sess[s->pi] = p->sess[--p->nsess];
+	p->sess[s->pi]->pi = s->pi;
+}
+
 /* ---- the effective peer of one session: definition over mirror ---- */
 
 struct sim_eff {
@@ -384,7 +533,7 @@ struct sim_eff {
 static void
 eff_get(const struct sim_sess *s, const struct sim_def *d, struct sim_eff *e)
 {
-	const struct rz_session *c = &s->cfg;
+	const struct sim_scfg *c = &s->cfg;
 
 	memset(e, 0, sizeof(*e));
 	e->psk = d && d->has_psk ? d->psk : c->psk;
@@ -501,7 +650,7 @@ sess_idle_reason(const struct sim_sess *s)
 static const char *
 sess_verdict_reachable(const struct sim_sess *s)
 {
-	const struct rz_session *c = &s->cfg;
+	const struct sim_scfg *c = &s->cfg;
 	enum rz_ike_version iv, rv;
 	struct sim_eff e;
 
@@ -645,8 +794,8 @@ sess_tun_ev_update(struct sim_sess *s)
 static void
 tun_negotiate(struct sim_sess *s, size_t i, const struct sim_eff *e, int64_t t)
 {
-	const struct rz_session *c = &s->cfg;
-	const struct rz_selector *sel = &c->tunnels[i];
+	const struct sim_scfg *c = &s->cfg;
+	const struct sim_sel *sel = &c->tunnels[i];
 	struct sim_tun *tu = &s->tun[i];
 	bool esp_ok = algs_agree(c->esp.enc, c->esp.digest, e->esp_enc, e->esp_digest) &&
 		      c->esp.pfs == e->pfs && (!c->esp.pfs || (c->esp.dh & e->esp_dh));
@@ -1246,6 +1395,8 @@ vti_lookup(const struct sim *sm, const struct netaddr *a)
 	return NULL;
 }
 
+static void sched_nb(struct sim *sm, struct sim_nb *n);
+
 /* Re-bind @n to whatever session now contains its address. */
 static void
 nb_rebind(struct sim *sm, struct sim_nb *n, int64_t t)
@@ -1263,6 +1414,7 @@ nb_rebind(struct sim *sm, struct sim_nb *n, int64_t t)
 		nb_reset(n, t);		/* another peer altogether */
 	else
 		nb_link(n, t, want ? sess_link(want) : false);
+	sched_nb(sm, n);
 }
 
 /* ---- sessions: time ---- */
@@ -1359,30 +1511,187 @@ sess_restart(struct sim_sess *s, int64_t t)
 	sess_notify(s, was, t);
 }
 
+/* ---- time: the event queue ---- */
+
+/* Re-queue @n at its next event (after anything that may have changed it). */
+static void
+sched_nb(struct sim *sm, struct sim_nb *n)
+{
+	int64_t q;
+
+	q_set(sm, NULL, n, nb_next(n, &q));
+}
+
+/* Re-queue @s and its neighbors (a session event may change their link). */
+static void
+sched_sess(struct sim *sm, struct sim_sess *s)
+{
+	size_t i;
+
+	q_set(sm, s, NULL, sess_next(s));
+	for (i = 0; i < s->nnb; i++)
+		sched_nb(sm, s->nb[i]);
+}
+
+/*
+ * Bring @s and its neighbors to @t before an API call changes them (the queue has run up to
+ * @t, so no event of theirs is due: only their `t` moves).
+ */
+static void
+sess_catch_up(struct sim *sm, struct sim_sess *s, int64_t t)
+{
+	size_t i;
+
+	sess_advance(s, t);
+	for (i = 0; i < s->nnb; i++)
+		nb_advance(s->nb[i], t);
+	sm->work += 1 + s->nnb;
+}
+
+static void
+nb_catch_up(struct sim *sm, struct sim_nb *n, int64_t t)
+{
+	nb_advance(n, t);
+	sm->work++;
+}
+
+/*
+ * Advance every object whose next event is due by @now, in the order of those events: a
+ * session is advanced to @now (its neighbors following it event by event), then re-queued with
+ * its neighbors; a neighbor first lets its session run if that one is due too (as the session
+ * drives its link), then runs to @now. Each object leaves with its next event after @now, so
+ * each is taken at most once or twice: O(k log n) for k objects due. Objects not due are left
+ * behind (their `t` is older): nothing in them changes until their next event, and every API
+ * call catches up the objects it touches first.
+ */
+static void
+sim_run(struct sim *sm, int64_t now)
+{
+	while (sm->nq && sm->q[0].at <= now) {
+		struct sim_sess *s = sm->q[0].s;
+		struct sim_nb *n = sm->q[0].n;
+
+		if (n && n->sess && n->sess->qi != QNONE && sm->q[n->sess->qi].at <= now)
+			s = n->sess;
+		if (s) {
+			sess_advance(s, now);
+			sm->work++;
+			sched_sess(sm, s);
+		} else {
+			nb_advance(n, now);
+			sm->work++;
+			sched_nb(sm, n);
+		}
+	}
+}
+
+/* The reference the queue must match (tests): every session, then every neighbor, to @now. */
+static void
+sim_run_all(struct sim *sm, int64_t now)
+{
+	size_t pos = 0;
+	const char *key;
+	void *val;
+
+	while (hmap_next(&sm->sessions, &pos, &key, &val)) {
+		sess_advance(val, now);
+		sm->work++;
+	}
+	pos = 0;
+	while (hmap_next(&sm->neighbors, &pos, &key, &val)) {
+		nb_advance(val, now);
+		sm->work++;
+	}
+	pos = 0;
+	while (hmap_next(&sm->sessions, &pos, &key, &val))
+		sched_sess(sm, val);
+	pos = 0;
+	while (hmap_next(&sm->unbound, &pos, &key, &val))
+		sched_nb(sm, val);
+}
+
 static void
 sim_tick(struct rz_backend *b, int64_t now)
 {
 	struct sim *sm = sim_of(b);
-	size_t pos = 0;
-	const char *key;
-	void *val;
 
 	if (!sm)
 		return;
 	if (now < sm->now)
 		now = sm->now;
-	while (hmap_next(&sm->sessions, &pos, &key, &val))
-		sess_advance(val, now);
-	pos = 0;
-	while (hmap_next(&sm->neighbors, &pos, &key, &val))
-		nb_advance(val, now);
+	if (sm->eager)
+		sim_run_all(sm, now);
+	else
+		sim_run(sm, now);
 	sm->now = now;
 }
 
 /* ---- sessions: configuration ---- */
 
+/* Copy what the sim needs of @in into @c (allocated); false when out of memory. */
 static bool
-sess_cfg_same(const struct rz_session *a, const struct rz_session *b)
+scfg_build(struct sim_scfg *c, const struct rz_session *in)
+{
+	const char *src[] = { in->display_name, in->local_address, in->local_id,
+			      in->peer_address, in->peer_id, in->psk, in->tunnel_interface_path };
+	const char **dst[] = { &c->display_name, &c->local_address, &c->local_id,
+			       &c->peer_address, &c->peer_id, &c->psk, &c->tunnel_interface_path };
+	size_t n = 0, i, len;
+	char *p;
+
+	memset(c, 0, sizeof(*c));
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++)
+		n += strlen(src[i]) + 1;
+	for (i = 0; i < in->ntunnels; i++)
+		n += strlen(in->tunnels[i].rule_path) + 1;
+	c->strs = malloc(n);
+	c->tunnels = in->ntunnels ? calloc(in->ntunnels, sizeof(*c->tunnels)) : NULL;
+	if (!c->strs || (in->ntunnels && !c->tunnels)) {
+		free(c->strs);
+		free(c->tunnels);
+		memset(c, 0, sizeof(*c));
+		return false;
+	}
+	c->nstrs = n;
+	p = c->strs;
+	for (i = 0; i < sizeof(src) / sizeof(src[0]); i++) {
+		len = strlen(src[i]) + 1;
+		memcpy(p, src[i], len);
+		*dst[i] = p;
+		p += len;
+	}
+	for (i = 0; i < in->ntunnels; i++) {
+		len = strlen(in->tunnels[i].rule_path) + 1;
+		memcpy(p, in->tunnels[i].rule_path, len);
+		c->tunnels[i].rule_path = p;
+		c->tunnels[i].local = in->tunnels[i].local;
+		c->tunnels[i].peer = in->tunnels[i].peer;
+		p += len;
+	}
+	c->ntunnels = in->ntunnels;
+	c->route_based = in->route_based;
+	c->enabled = in->enabled;
+	c->initiation = in->initiation;
+	c->ike = in->ike;
+	c->esp = in->esp;
+	c->dpd = in->dpd;
+	c->has_vti = in->has_vti;
+	c->vti = in->vti;
+	return true;
+}
+
+static void
+scfg_free(struct sim_scfg *c)
+{
+	if (c->strs)
+		explicit_bzero(c->strs, c->nstrs);
+	free(c->strs);
+	free(c->tunnels);
+	memset(c, 0, sizeof(*c));
+}
+
+static bool
+sess_cfg_same(const struct sim_scfg *a, const struct rz_session *b)
 {
 	size_t i;
 
@@ -1435,10 +1744,10 @@ sess_free(struct sim_sess *s)
 {
 	if (!s)
 		return;
-	free(s->cfg.tunnels);
+	scfg_free(&s->cfg);
+	free(s->path);
 	free(s->tun);
 	free(s->nb);
-	explicit_bzero(s->cfg.psk, sizeof(s->cfg.psk));
 	free(s);
 }
 
@@ -1449,7 +1758,7 @@ sess_peer_attach(struct sim *sm, struct sim_sess *s, const char *addr)
 
 	if (!p)
 		return false;
-	if (!ptr_push((void ***)&p->sess, &p->nsess, &p->capsess, s)) {
+	if (!peer_add_sess(p, s)) {
 		peer_maybe_free(sm, p);
 		return false;
 	}
@@ -1464,7 +1773,7 @@ sess_peer_detach(struct sim *sm, struct sim_sess *s)
 
 	if (!p)
 		return;
-	ptr_remove((void **)p->sess, &p->nsess, s);
+	peer_del_sess(p, s);
 	s->peer = NULL;
 	peer_maybe_free(sm, p);
 }
@@ -1507,7 +1816,7 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 {
 	struct sim *sm = sim_of(b);
 	struct sim_sess *s, *fresh = NULL;
-	struct rz_selector *sel = NULL;
+	struct sim_scfg nc;
 	struct sim_tun *tun = NULL;
 	struct sim_peer *oldpeer;
 	bool was, rebind;
@@ -1517,41 +1826,43 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 		return vpn_error_set(err, VPN_E_INVALID, 0, "sim: incomplete session");
 	sim_tick(b, now);
 	now = sm->now;
+	if (!scfg_build(&nc, in))
+		return vpn_error_set(err, VPN_E_NOMEM, 0, "sim: out of memory");
 	s = hmap_get(&sm->sessions, in->path);
 	if (s && sess_cfg_same(&s->cfg, in)) {
 		/* only names changed: a real edge would not notice */
-		memcpy(s->cfg.display_name, in->display_name, sizeof(s->cfg.display_name));
-		memcpy(s->cfg.tunnel_interface_path, in->tunnel_interface_path,
-		       sizeof(s->cfg.tunnel_interface_path));
+		scfg_free(&s->cfg);
+		s->cfg = nc;
 		return VPN_OK;
 	}
+	if (s)
+		sess_catch_up(sm, s, now);
+	else if (!q_reserve(sm))
+		goto nomem;
 	if (in->ntunnels) {
-		sel = malloc(in->ntunnels * sizeof(*sel));
 		tun = calloc(in->ntunnels, sizeof(*tun));
-		if (!sel || !tun)
+		if (!tun)
 			goto nomem;
-		memcpy(sel, in->tunnels, in->ntunnels * sizeof(*sel));
 	}
 	if (!s) {
 		fresh = s = calloc(1, sizeof(*s));
-		if (!s)
+		if (!s || !(s->path = strdup(in->path)))
 			goto nomem;
-		s->cfg = *in;
-		s->cfg.tunnels = NULL;
-		s->cfg.ntunnels = 0;
+		s->qi = QNONE;
 		if (!sess_peer_attach(sm, s, in->peer_address))
 			goto nomem;
-		if (hmap_put(&sm->sessions, s->cfg.path, s, NULL)) {
+		if (hmap_put(&sm->sessions, s->path, s, NULL)) {
 			sess_peer_detach(sm, s);
 			goto nomem;
 		}
 	}
 	was = sess_link(s);
 	oldpeer = s->peer;
-	if (strcmp(s->cfg.peer_address, in->peer_address)) {
+	if (!fresh && strcmp(s->cfg.peer_address, in->peer_address)) {
 		struct sim_peer *np = peer_get_or_new(sm, in->peer_address);
+		size_t oldpi = s->pi, newpi;
 
-		if (!np || !ptr_push((void ***)&np->sess, &np->nsess, &np->capsess, s)) {
+		if (!np || !peer_add_sess(np, s)) {
 			if (np)
 				peer_maybe_free(sm, np);
 			goto nomem;
@@ -1559,22 +1870,23 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 		/* the restart below takes the link down: let BGP see it against the old peer */
 		for (i = 0; was && i < s->nnb; i++)
 			nb_link(s->nb[i], now, false);
-		ptr_remove((void **)oldpeer->sess, &oldpeer->nsess, s);
+		newpi = s->pi;
+		s->pi = oldpi;
+		peer_del_sess(oldpeer, s);
+		s->pi = newpi;
 		s->peer = np;
 		peer_maybe_free(sm, oldpeer);
 	}
 	/* counters survive for tunnels whose selector is unchanged at the same index */
-	for (i = 0; i < in->ntunnels && i < s->cfg.ntunnels; i++)
-		if (prefix_eq(&s->cfg.tunnels[i].local, &sel[i].local) &&
-		    prefix_eq(&s->cfg.tunnels[i].peer, &sel[i].peer))
+	for (i = 0; i < nc.ntunnels && i < s->cfg.ntunnels; i++)
+		if (prefix_eq(&s->cfg.tunnels[i].local, &nc.tunnels[i].local) &&
+		    prefix_eq(&s->cfg.tunnels[i].peer, &nc.tunnels[i].peer))
 			tun[i].c = s->tun[i].c;
 	rebind = fresh || s->cfg.route_based != in->route_based || s->cfg.has_vti != in->has_vti ||
 		 (in->has_vti && !prefix_eq(&s->cfg.vti, &in->vti));
-	free(s->cfg.tunnels);
+	scfg_free(&s->cfg);
 	free(s->tun);
-	explicit_bzero(s->cfg.psk, sizeof(s->cfg.psk));
-	s->cfg = *in;
-	s->cfg.tunnels = sel;
+	s->cfg = nc;
 	s->tun = tun;
 	s->traffic = false;
 	sess_start(s, now);
@@ -1585,10 +1897,13 @@ sim_apply_session(struct rz_backend *b, const struct rz_session *in, int64_t now
 		sess_vti_in(sm, s);
 		sess_rebind(sm, s, now);
 	}
+	sched_sess(sm, s);
 	return VPN_OK;
 nomem:
-	free(sel);
+	scfg_free(&nc);
 	free(tun);
+	if (fresh)
+		free(fresh->path);
 	free(fresh);
 	return vpn_error_set(err, VPN_E_NOMEM, 0, "sim: out of memory");
 }
@@ -1605,11 +1920,14 @@ sim_remove_session(struct rz_backend *b, const char *path, int64_t now)
 	s = hmap_del(&sm->sessions, path);
 	if (!s)
 		return;
+	sess_catch_up(sm, s, sm->now);
+	q_set(sm, s, NULL, NEVER);
 	while (s->nnb) {
 		struct sim_nb *n = s->nb[s->nnb - 1];
 
 		nb_link(n, sm->now, false);	/* the tunnel is gone: hold timer runs */
 		nb_bind(sm, n, NULL);
+		sched_nb(sm, n);
 	}
 	sess_vti_out(sm, s);
 	sess_peer_detach(sm, s);
@@ -1657,10 +1975,14 @@ sim_apply_neighbor(struct rz_backend *b, const struct rz_neighbor *in, int64_t n
 		memcpy(adv, in->advertise, in->nadvertise * sizeof(*adv));
 	}
 	n = hmap_get(&sm->neighbors, in->path);
-	if (!n) {
-		fresh = n = calloc(1, sizeof(*n));
-		if (n)
+	if (n) {
+		nb_catch_up(sm, n, now);	/* under its old configuration */
+	} else {
+		fresh = n = q_reserve(sm) ? calloc(1, sizeof(*n)) : NULL;
+		if (n) {
 			n->cfg = *in;
+			n->qi = QNONE;
+		}
 		if (!n || hmap_put(&sm->neighbors, n->cfg.path, n, NULL)) {
 			free(adv);
 			free(fresh);
@@ -1681,6 +2003,7 @@ sim_apply_neighbor(struct rz_backend *b, const struct rz_neighbor *in, int64_t n
 		return VPN_OK;		/* filters, advertised networks, allow_as_in: read live */
 	nb_bind(sm, n, vti_lookup(sm, &n->cfg.addr));
 	nb_reset(n, now);
+	sched_nb(sm, n);
 	return VPN_OK;
 }
 
@@ -1696,6 +2019,7 @@ sim_remove_neighbor(struct rz_backend *b, const char *path, int64_t now)
 	n = hmap_del(&sm->neighbors, path);
 	if (!n)
 		return;
+	q_set(sm, NULL, n, NEVER);
 	if (n->sess)
 		ptr_remove((void **)n->sess->nb, &n->sess->nnb, n);
 	hmap_del(&sm->unbound, n->cfg.path);
@@ -1729,7 +2053,10 @@ sim_session_status(struct rz_backend *b, const char *path, struct rz_session_sta
 		ts->up = s->tun[i].up;
 		snprintf(ts->down_reason, sizeof(ts->down_reason), "%s",
 			 s->tun[i].up ? "" : s->tun[i].down);
-		ts->sel = s->cfg.tunnels[i];
+		ts->sel.local = s->cfg.tunnels[i].local;
+		ts->sel.peer = s->cfg.tunnels[i].peer;
+		snprintf(ts->sel.rule_path, sizeof(ts->sel.rule_path), "%s",
+			 s->cfg.tunnels[i].rule_path);
 		ts->c = s->tun[i].c;
 	}
 	out->last_update_ms = sm->now;
@@ -1822,6 +2149,8 @@ sim_bgp_status(struct rz_backend *b, const char *path, struct rz_bgp_status *out
 	memset(out, 0, sizeof(*out));
 	if (!n)
 		return VPN_E_NOT_FOUND;
+	/* the counters below are read at sm->now: bring this neighbor there (nothing is due) */
+	nb_catch_up(sm, n, sm->now);
 	out->state = n->st;
 	snprintf(out->source_address, sizeof(out->source_address), "%s",
 		 n->sess ? n->sess->vti_addr : "");
@@ -1898,6 +2227,7 @@ sim_destroy(struct rz_backend *b)
 	hmap_release(&sm->peers);
 	hmap_release(&sm->vti);
 	hmap_release(&sm->unbound);
+	free(sm->q);
 	free(sm);
 }
 
@@ -1914,6 +2244,23 @@ static const struct rz_backend_ops sim_ops = {
 	.routes = sim_routes,
 	.destroy = sim_destroy,
 };
+
+uint64_t
+sim_work(struct rz_backend *b)
+{
+	struct sim *sm = sim_of(b);
+
+	return sm ? sm->work : 0;
+}
+
+void
+sim_set_eager(struct rz_backend *b, bool eager)
+{
+	struct sim *sm = sim_of(b);
+
+	if (sm)
+		sm->eager = eager;
+}
 
 struct rz_backend *
 sim_backend_new(void)
@@ -2291,6 +2638,8 @@ peer_set_def(struct sim *sm, struct sim_peer *p, struct sim_def *nd, int64_t now
 	size_t i, j;
 
 	for (i = 0; i < p->nsess; i++)
+		sess_catch_up(sm, p->sess[i], now);	/* under the old pattern */
+	for (i = 0; i < p->nsess; i++)
 		for (j = 0; j < p->sess[i]->nnb; j++)
 			nb_pin_quiet(p->sess[i]->nb[j], now);
 	if (old_r != new_r || old_f != new_f)
@@ -2316,6 +2665,7 @@ peer_set_def(struct sim *sm, struct sim_peer *p, struct sim_def *nd, int64_t now
 			    strcmp(eff_password(od, n), eff_password(nd, n)))
 				nb_reset(n, now);
 		}
+		sched_sess(sm, s);
 	}
 	def_free(od);
 	if (!nd)
@@ -2445,7 +2795,7 @@ peer_json(const struct sim *sm, const struct sim_peer *p)
 	json_object_set_new(o, "peer_address", json_string(p->addr));
 	json_object_set_new(o, "defined", json_boolean(d != NULL));
 	for (i = 0; i < p->nsess; i++)
-		json_array_append_new(sess, json_string(p->sess[i]->cfg.path));
+		json_array_append_new(sess, json_string(p->sess[i]->path));
 	json_object_set_new(o, "sessions", sess);
 	if (s0) {
 		struct sim_eff e;
@@ -2568,10 +2918,12 @@ sim_traffic(struct rz_backend *b, const char *path, size_t tunnel, const struct 
 	if (tunnel >= s->cfg.ntunnels)
 		return vpn_error_set(err, VPN_E_NOT_FOUND, 0, "the session has no tunnel %zu", tunnel);
 	if (s->cfg.initiation == RZ_INIT_ON_DEMAND && c->packets_out > 0 && !s->traffic) {
+		sess_catch_up(sm, s, sm->now);
 		s->traffic = true;
 		/* the first outbound packet triggers IKE (the packet itself is dropped) */
 		if (s->ike == RZ_IKE_DOWN && s->ev == NEVER)
 			sess_restart(s, sm->now);
+		sched_sess(sm, s);
 	}
 	t = &s->tun[tunnel].c;
 	if (s->ike == RZ_IKE_UP && s->tun[tunnel].up) {

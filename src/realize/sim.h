@@ -42,6 +42,15 @@
 struct rz_backend *sim_backend_new(void);
 
 /*
+ * For tests. sim_work: how many times a session or neighbor has been advanced in time so far
+ * (each tick advances only the objects whose next event is due; each API call also the objects
+ * it touches), so a test can check the cost of an operation without timing it.
+ * sim_set_eager: make every tick advance every object, as a reference for the event queue.
+ */
+uint64_t sim_work(struct rz_backend *b);
+void sim_set_eager(struct rz_backend *b, bool eager);
+
+/*
  * Define (create or replace) the peer at @peer_address from @def, a JSON object whose members
  * override the mirror (all optional):
  *   "psk": str, "local_id": str, "ike_version": "IKE_V1"|"IKE_V2"|"IKE_FLEX",

@@ -1838,6 +1838,362 @@ test_many(void **state)
 	assert_string_equal(st.source_address, "10.46.220.2");
 }
 
+/* ---- cost: the event queue (docs/sim.md, Cost) ---- */
+
+/* sim_work() since the last call: objects advanced in time by the operations in between. */
+static uint64_t work_mark;
+
+static uint64_t
+work_since(void)
+{
+	uint64_t w = sim_work(B), d = w - work_mark;
+
+	work_mark = w;
+	return d;
+}
+
+/* @n policy-based sessions "q<i>", each with its own peer, applied at @now. */
+static void
+apply_many(int n, int64_t now)
+{
+	struct rz_session s;
+	char path[128], peer[32];
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(path, sizeof(path), SVC "q%d", i);
+		snprintf(peer, sizeof(peer), "198.18.%d.%d", i / 250, i % 250 + 1);
+		sess_init(&s, path, peer, false);
+		add_tunnel(&s, "192.168.1.0/24", "10.1.0.0/16");
+		apply_release(&s, now);
+	}
+}
+
+/*
+ * Applying, changing, removing one session and ticking cost the objects they touch or that are
+ * due, never a pass over all sessions: counted with sim_work, not timed.
+ */
+static void
+test_queue_cost_sessions(void **state)
+{
+	enum { N = 2000 };
+	const int64_t T = 1000, UP = T + SIM_IKE_NEGOTIATE_MS;
+	struct rz_session s;
+	char path[128];
+
+	(void)state;
+	work_mark = sim_work(B);
+	apply_many(N, T);
+	assert_int_equal(work_since(), 0);	/* a fresh session touches nothing else */
+	O->tick(B, UP - 1);
+	assert_int_equal(work_since(), 0);	/* nothing due */
+	O->tick(B, UP);
+	assert_int_equal(work_since(), N);	/* every verdict, one each */
+	for (int64_t t = UP + 100; t < UP + 10000; t += 100)
+		O->tick(B, t);
+	assert_int_equal(work_since(), 0);	/* idle ticks cost nothing */
+	assert_state(SVC "q1999", UP + 10000, RZ_IKE_UP, "");
+	assert_state(SVC "q0", UP + 10000, RZ_IKE_UP, "");
+	work_since();
+
+	/* change one session: it alone is caught up and restarted; only it is due later */
+	snprintf(path, sizeof(path), SVC "q7");
+	sess_init(&s, path, "198.18.0.8", false);
+	add_tunnel(&s, "192.168.1.0/24", "10.1.0.0/16");
+	s.ike.lifetime_s = 3600;
+	apply_release(&s, UP + 20000);
+	assert_int_equal(work_since(), 1);
+	O->tick(B, UP + 20000 + SIM_IKE_NEGOTIATE_MS);
+	assert_int_equal(work_since(), 1);
+	assert_state(path, UP + 20300, RZ_IKE_UP, "");
+
+	/* remove one: itself */
+	work_since();
+	O->remove_session(B, SVC "q8", UP + 20400);
+	assert_int_equal(work_since(), 1);
+
+	/* a day later every other session rekeys its IKE SA once: one step each */
+	O->tick(B, UP + 86400LL * 1000 - 1);
+	assert_int_equal(work_since(), 1);	/* q7 alone: its 23 hourly rekeys in one go */
+	O->tick(B, UP + 86400LL * 1000);
+	assert_int_equal(work_since(), N - 2);
+	assert_state(SVC "q0", UP + 86400LL * 1000, RZ_IKE_UP, "");
+}
+
+/* A neighbor whose timer is due is advanced alone (its session is not due). */
+static void
+test_queue_cost_neighbor(void **state)
+{
+	struct rz_neighbor n;
+
+	(void)state;
+	apply_many(500, 400);
+	bgp_setup(&n, NULL);			/* session SA at 1000, neighbor NBA */
+	O->tick(B, 1300);			/* every verdict: 501 sessions; NBA CONNECT */
+	work_mark = sim_work(B);
+	O->tick(B, 1300 + SIM_BGP_OPEN_MS - 1);
+	assert_int_equal(work_since(), 0);
+	O->tick(B, 1300 + SIM_BGP_OPEN_MS);
+	assert_int_equal(work_since(), 1);
+	assert_int_equal(bgp(NBA, 1800).state, RZ_BGP_ESTABLISHED);
+	/* redefining the peer touches its one session and that session's neighbor */
+	work_since();
+	define_ok(PEER, "{\"reachable\": false}", 2000);
+	assert_int_equal(work_since(), 2);
+	assert_int_equal(bgp(NBA, 2000 + 180000).state, RZ_BGP_IDLE);	/* hold expired */
+}
+
+/*
+ * The event queue against the reference (every tick advancing every object, as before the
+ * queue): two backends get the same random sessions, neighbors, peer definitions, traffic and
+ * clock steps (milliseconds to weeks), and every status and peer view must match after each.
+ */
+static uint64_t diff_rng_state;
+
+static unsigned
+diff_rnd(unsigned n)
+{
+	uint64_t x = diff_rng_state;	/* xorshift64* */
+
+	x ^= x >> 12;
+	x ^= x << 25;
+	x ^= x >> 27;
+	diff_rng_state = x;
+	return (unsigned)((x * 0x2545F4914F6CDD1DULL) >> 33) % n;
+}
+
+static const char *const diff_peers[] = { PEER, PEER2, "203.0.113.3" };
+
+static void
+diff_session(struct rz_session *s, unsigned i)
+{
+	static const int64_t ike_l[] = { 0, 30, 120, 3600 }, esp_l[] = { 0, 20, 60 };
+	char path[128], vti[32];
+	bool rb = diff_rnd(2);
+
+	snprintf(path, sizeof(path), SVC "d%u", i);
+	sess_init(s, path, diff_peers[diff_rnd(3)], rb);
+	if (rb) {
+		snprintf(vti, sizeof(vti), "169.254.%u.2/30", 10 * i + diff_rnd(2));
+		pfx(&s->vti, vti);
+	} else {
+		add_tunnel(s, "192.168.1.0/24", "10.1.0.0/16");
+		if (diff_rnd(2))
+			add_tunnel(s, "192.168.2.0/24", "10.2.0.0/16");
+	}
+	s->enabled = diff_rnd(10) != 0;
+	s->initiation = diff_rnd(4) == 0 ? RZ_INIT_ON_DEMAND :
+			diff_rnd(4) == 0 ? RZ_INIT_RESPOND_ONLY : RZ_INIT_INITIATOR;
+	s->ike.lifetime_s = ike_l[diff_rnd(4)];
+	s->esp.lifetime_s = esp_l[diff_rnd(3)];
+	s->dpd.enabled = diff_rnd(3) != 0;
+	s->dpd.interval_s = diff_rnd(2) ? 1 : 10;
+	s->dpd.retries = diff_rnd(2) ? 1 : 3;
+	if (diff_rnd(6) == 0)
+		snprintf(s->psk, sizeof(s->psk), "other");
+}
+
+static void
+diff_neighbor(struct rz_neighbor *n, unsigned i)
+{
+	static const int64_t hold[] = { 0, 3, 30, 180 }, ka[] = { 1, 10, 60 };
+	char path[128], addr[32];
+
+	snprintf(path, sizeof(path), NBA "-%u", i);
+	if (diff_rnd(8) == 0)
+		snprintf(addr, sizeof(addr), "10.9.9.9");
+	else
+		snprintf(addr, sizeof(addr), "169.254.%u.1", 10 * diff_rnd(5) + diff_rnd(2));
+	nb_init(n, path, addr);
+	n->hold_s = hold[diff_rnd(4)];
+	n->keepalive_s = ka[diff_rnd(3)];
+	n->enabled = diff_rnd(10) != 0;
+	if (diff_rnd(5) == 0)
+		snprintf(n->password, sizeof(n->password), "x");
+}
+
+static const char *const diff_defs[] = {
+	"{}", "{\"reachable\": false}", "{\"faults\": {\"flap_period_ms\": 3000}}",
+	"{\"faults\": {\"flap_period_ms\": 40000}}", "{\"faults\": {\"flap_period_ms\": 250000}}",
+	"{\"faults\": {\"rekey_failure\": true}}", "{\"psk\": \"other\"}", "{\"initiates\": true}",
+	"{\"responds\": false}", "{\"bgp\": {\"as\": \"65002\"}}", "{\"bgp\": {\"password\": \"x\"}}",
+	"{\"bgp\": {\"announce\": [{\"network\": \"10.70.0.0/16\"}]}, "
+	"\"faults\": {\"flap_period_ms\": 7000, \"rekey_failure\": true}}",
+	"{\"faults\": {\"flap_period_ms\": 1500}, \"bgp\": {\"announce\": [{\"network\": "
+	"\"10.71.0.0/16\"}]}}",
+};
+
+/* How often the compared views were UP / ESTABLISHED / DPD-failed: the test is not vacuous. */
+static unsigned diff_up, diff_est, diff_dpd, diff_drops;
+
+static void
+diff_compare(struct rz_backend *l, struct rz_backend *e, unsigned seed, int step)
+{
+	unsigned i;
+	size_t k;
+
+	for (i = 0; i < 5; i++) {
+		struct rz_session_status a, b;
+		char path[128];
+		enum vpn_err ra, rb;
+
+		snprintf(path, sizeof(path), SVC "d%u", i);
+		ra = l->ops->session_status(l, path, &a);
+		rb = e->ops->session_status(e, path, &b);
+		if (ra != rb || (!ra && (a.ike != b.ike || strcmp(a.fail_reason, b.fail_reason) ||
+					 a.ntunnels != b.ntunnels ||
+					 a.last_update_ms != b.last_update_ms)))
+			fail_msg("seed %u step %d: session d%u differs (%d/%d, %s/%s)", seed, step, i,
+				 a.ike, b.ike, a.fail_reason, b.fail_reason);
+		diff_up += !ra && a.ike == RZ_IKE_UP;
+		diff_dpd += !ra && !strcmp(a.fail_reason, SIM_FR_DPD);
+		for (k = 0; !ra && k < a.ntunnels; k++)
+			if (a.tunnels[k].up != b.tunnels[k].up ||
+			    strcmp(a.tunnels[k].down_reason, b.tunnels[k].down_reason) ||
+			    memcmp(&a.tunnels[k].c, &b.tunnels[k].c, sizeof(a.tunnels[k].c)))
+				fail_msg("seed %u step %d: session d%u tunnel %zu differs", seed, step,
+					 i, k);
+		rz_session_status_release(&a);
+		rz_session_status_release(&b);
+	}
+	for (i = 0; i < 3; i++) {
+		struct rz_bgp_status a, b;
+		char path[128];
+		enum vpn_err ra, rb;
+		json_t *pa, *pb;
+
+		snprintf(path, sizeof(path), NBA "-%u", i);
+		ra = l->ops->bgp_status(l, path, &a);
+		rb = e->ops->bgp_status(e, path, &b);
+		if (ra != rb || (!ra && (a.state != b.state ||
+					 strcmp(a.source_address, b.source_address) ||
+					 strcmp(a.neighbor_router_id, b.neighbor_router_id) ||
+					 a.messages_received != b.messages_received ||
+					 a.messages_sent != b.messages_sent ||
+					 a.time_since_established_s != b.time_since_established_s ||
+					 a.connection_drop_count != b.connection_drop_count ||
+					 a.established_connection_count != b.established_connection_count ||
+					 a.in_prefix_count != b.in_prefix_count ||
+					 a.out_prefix_count != b.out_prefix_count)))
+			fail_msg("seed %u step %d: neighbor %u differs (state %d/%d, drops %llu/%llu, "
+				 "ests %llu/%llu, recv %llu/%llu, sent %llu/%llu)", seed, step, i,
+				 a.state, b.state, (unsigned long long)a.connection_drop_count,
+				 (unsigned long long)b.connection_drop_count,
+				 (unsigned long long)a.established_connection_count,
+				 (unsigned long long)b.established_connection_count,
+				 (unsigned long long)a.messages_received,
+				 (unsigned long long)b.messages_received,
+				 (unsigned long long)a.messages_sent,
+				 (unsigned long long)b.messages_sent);
+		diff_est += !ra && a.state == RZ_BGP_ESTABLISHED;
+		diff_drops += !ra && a.connection_drop_count > 0;
+		pa = sim_peer_get(l, diff_peers[i]);
+		pb = sim_peer_get(e, diff_peers[i]);
+		if (!json_equal(pa, pb) && (pa || pb))
+			fail_msg("seed %u step %d: peer %s differs", seed, step, diff_peers[i]);
+		json_decref(pa);
+		json_decref(pb);
+	}
+}
+
+static void
+test_queue_matches_eager(void **state)
+{
+	struct rz_backend *bk[2];
+	unsigned seed;
+
+	(void)state;
+	for (seed = 1; seed <= 12; seed++) {
+		int64_t now = 1000;
+		int step;
+
+		diff_rng_state = seed * 0x9E3779B97F4A7C15ULL;
+		bk[0] = sim_backend_new();
+		bk[1] = sim_backend_new();
+		assert_non_null(bk[0]);
+		assert_non_null(bk[1]);
+		sim_set_eager(bk[1], true);
+		for (step = 0; step < 300; step++) {
+			unsigned op = diff_rnd(100), j, w;
+			uint64_t saved = 0;
+
+			w = diff_rnd(100);
+			now += w < 55 ? diff_rnd(2000) : w < 90 ? diff_rnd(200000) :
+			       (int64_t)diff_rnd(2 * 86400) * 1000;
+			for (j = 0; j < 2; j++) {
+				struct rz_backend *b = bk[j];
+				struct vpn_error err;
+				uint64_t keep = diff_rng_state;
+
+				/* both backends see the same random choices */
+				if (j == 0)
+					saved = keep;
+				else
+					diff_rng_state = saved;
+				vpn_error_clear(&err);
+				if (op < 30) {
+					struct rz_session s;
+
+					diff_session(&s, diff_rnd(5));
+					assert_int_equal(b->ops->apply_session(b, &s, now, &err), VPN_OK);
+					sess_release(&s);
+				} else if (op < 36) {
+					char path[128];
+
+					snprintf(path, sizeof(path), SVC "d%u", diff_rnd(5));
+					b->ops->remove_session(b, path, now);
+				} else if (op < 52) {
+					struct rz_neighbor n;
+
+					diff_neighbor(&n, diff_rnd(3));
+					assert_int_equal(b->ops->apply_neighbor(b, &n, now, &err), VPN_OK);
+				} else if (op < 56) {
+					char path[128];
+
+					snprintf(path, sizeof(path), NBA "-%u", diff_rnd(3));
+					b->ops->remove_neighbor(b, path, now);
+				} else if (op < 76) {
+					const char *peer = diff_peers[diff_rnd(3)];
+					unsigned d = diff_rnd(sizeof(diff_defs) / sizeof(diff_defs[0]) + 1);
+					json_t *js;
+
+					if (d == sizeof(diff_defs) / sizeof(diff_defs[0])) {
+						sim_peer_forget(b, peer, now);
+					} else {
+						js = json_loads(diff_defs[d], 0, NULL);
+						assert_non_null(js);
+						assert_int_equal(sim_peer_define(b, peer, js, now, &err),
+								 VPN_OK);
+						json_decref(js);
+					}
+				} else if (op < 86) {
+					struct rz_counters c;
+					char path[128];
+
+					memset(&c, 0, sizeof(c));
+					c.packets_out = diff_rnd(3);
+					c.packets_in = diff_rnd(3);
+					c.bytes_out = diff_rnd(1000);
+					snprintf(path, sizeof(path), SVC "d%u", diff_rnd(5));
+					sim_traffic(b, path, diff_rnd(2), &c, now, &err);
+				} else if (op < 90) {
+					char path[128];
+
+					snprintf(path, sizeof(path), SVC "d%u", diff_rnd(5));
+					b->ops->reset_counters(b, path);
+				}
+				b->ops->tick(b, now);
+			}
+			diff_compare(bk[0], bk[1], seed, step);
+		}
+		bk[0]->ops->destroy(bk[0]);
+		bk[1]->ops->destroy(bk[1]);
+	}
+	print_message("compared: %u UP, %u DPD-failed, %u ESTABLISHED, %u with drops\n", diff_up,
+		      diff_dpd, diff_est, diff_drops);
+	assert_true(diff_up > 1000 && diff_dpd > 50 && diff_est > 300 && diff_drops > 100);
+}
+
 /*
  * A dead peer (issue: BGP used to wait for the tunnel): keepalives stop when the peer becomes
  * unreachable, so the hold timer expires at outage start + hold_s even while IPsec is UP.
@@ -2323,6 +2679,9 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_define_validation, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_peer_get_and_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_cost_sessions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_cost_neighbor, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_queue_matches_eager, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bgp_dead_peer_dpd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bgp_dead_peer_no_dpd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bgp_outage_shorter_than_hold, setup, teardown),
