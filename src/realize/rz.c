@@ -702,9 +702,9 @@ engine_main(void *arg)
 		if (rz->stopping)
 			break;
 		/*
-		 * Take everything queued (a burst of writes) and advance the backend once after it:
-		 * a tick visits every session, so one per notification would make a burst of n
-		 * writes cost O(n * sessions).
+		 * Take everything queued (a burst of writes) and advance the backend once after it.
+		 * The sim's tick only visits due objects (its event queue, docs/sim.md); a real
+		 * backend's tick polls its daemons, so one per notification would still be waste.
 		 */
 		q = rz->head;
 		rz->head = NULL;
