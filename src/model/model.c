@@ -55,6 +55,7 @@ struct obj {
 	int64_t create_time;
 	int64_t revision;
 	bool system;
+	bool path_borrowed;		/* path is its node's (from model_link on): not freed here */
 	atomic_uint nref;		/* holders: node latest, node committed, a pending write */
 	struct obj *retired_next;	/* on the model's retired list once nref reached 0 */
 	char **refs;			/* distinct target paths this object refers to */
@@ -80,7 +81,7 @@ struct node {
 	struct node *gc_next;
 	const struct coll *coll;
 	size_t coll_idx;
-	char path[];
+	char *path;			/* taken from the first version; every version borrows it */
 };
 
 struct coll_state {
@@ -148,7 +149,8 @@ obj_free(struct obj *o)
 		free(o->refs[i]);
 	free(o->refs);
 	free(o->vti);
-	free(o->path);
+	if (!o->path_borrowed)
+		free(o->path);
 	if (o->pub != o->full)
 		free(o->pub);
 	free(o->full);
@@ -663,13 +665,30 @@ obj_unref(struct model *m, struct obj *o, bool locked)
 	pthread_mutex_unlock(&m->pmu);
 }
 
-/* The node for @path, created (empty: no version yet) when absent. Write lock. */
-static struct node *
-node_get_or_add(struct model *m, const char *path, const struct coll *c)
+/*
+ * Make @o's path its node's, which outlives every version: one copy of the path per node.
+ */
+static void
+obj_borrow_path(struct obj *o, struct node *n)
 {
-	struct coll_state *cs = &m->cs[coll_index(c)];
-	size_t len = strlen(path);
-	struct node *n = hmap_get(&m->objs, path);
+	if (o->path == n->path)
+		return;
+	if (!o->path_borrowed)
+		free(o->path);
+	o->path = n->path;
+	o->id = strrchr(n->path, '/') ? strrchr(n->path, '/') + 1 : n->path;
+	o->path_borrowed = true;
+}
+
+/*
+ * The node for @o's path, created (empty: no version yet) when absent, taking @o's path
+ * string. Write lock.
+ */
+static struct node *
+node_get_or_add(struct model *m, struct obj *o)
+{
+	struct coll_state *cs = &m->cs[coll_index(o->coll)];
+	struct node *n = hmap_get(&m->objs, o->path);
 
 	if (n)
 		return n;
@@ -682,16 +701,17 @@ node_get_or_add(struct model *m, const char *path, const struct coll *c)
 		cs->v = nv;
 		cs->cap = nc;
 	}
-	n = calloc(1, sizeof(*n) + len + 1);
+	n = calloc(1, sizeof(*n));
 	if (!n)
 		return NULL;
-	memcpy(n->path, path, len + 1);
-	n->coll = c;
+	n->path = o->path;
+	n->coll = o->coll;
 	atomic_init(&n->committed, NULL);
 	if (hmap_put(&m->objs, n->path, n, NULL)) {
 		free(n);
 		return NULL;
 	}
+	o->path_borrowed = true;
 	n->coll_idx = cs->n;
 	cs->v[cs->n++] = n;
 	return n;
@@ -712,6 +732,7 @@ node_gc(struct model *m, struct node *n)
 	hmap_del(&m->objs, n->path);
 	cs->v[n->coll_idx] = cs->v[--cs->n];
 	cs->v[n->coll_idx]->coll_idx = n->coll_idx;
+	free(n->path);
 	free(n);
 }
 
@@ -787,12 +808,13 @@ publish_all(struct model *m)
 static enum vpn_err
 model_link(struct model *m, struct obj *o)
 {
-	struct node *n = node_get_or_add(m, o->path, o->coll);
+	struct node *n = node_get_or_add(m, o);
 	enum vpn_err rc;
 	size_t i;
 
 	if (!n)
 		return VPN_E_NOMEM;
+	obj_borrow_path(o, n);
 	n->latest = o;
 	for (i = 0; i < o->nrefs; i++) {
 		rc = ref_add(m, o->refs[i], o);
@@ -1122,6 +1144,7 @@ model_clear(struct model *m)
 		if (c != n->latest)
 			obj_free(c);
 		obj_free(n->latest);
+		free(n->path);
 		free(n);
 	}
 	pos = 0;
@@ -2078,7 +2101,7 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		}
 		blen = o->pub_len;
 	}
-	node = node_get_or_add(m, path, w->coll);
+	node = node_get_or_add(m, o);
 	if (!node) {
 		free(body);
 		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
