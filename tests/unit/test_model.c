@@ -34,48 +34,21 @@ struct fx {
 	struct model *m;
 };
 
-/* One write's completion. */
-struct done {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	bool fired;
-	enum vpn_err rc;
-};
-
+/* One write's completion: a store_waiter (the body is freed here). */
 static void
 done_cb(void *arg, enum vpn_err rc, char *body, size_t len)
 {
-	struct done *d = arg;
-
 	(void)len;
 	free(body);
-	pthread_mutex_lock(&d->mu);
-	d->fired = true;
-	d->rc = rc;
-	pthread_cond_broadcast(&d->cv);
-	pthread_mutex_unlock(&d->mu);
-}
-
-static void
-done_init(struct done *d)
-{
-	memset(d, 0, sizeof(*d));
-	pthread_mutex_init(&d->mu, NULL);
-	pthread_cond_init(&d->cv, NULL);
+	store_waiter_done(arg, rc);
 }
 
 static enum vpn_err
-done_wait(struct done *d)
+done_wait(struct store_waiter *d)
 {
-	enum vpn_err rc;
+	enum vpn_err rc = store_waiter_wait(d);
 
-	pthread_mutex_lock(&d->mu);
-	while (!d->fired)
-		pthread_cond_wait(&d->cv, &d->mu);
-	rc = d->rc;
-	pthread_mutex_unlock(&d->mu);
-	pthread_mutex_destroy(&d->mu);
-	pthread_cond_destroy(&d->cv);
+	store_waiter_release(d);
 	return rc;
 }
 
@@ -124,30 +97,28 @@ fx_teardown(void **state)
 
 /* Start a write of @op on IKE profile @id with body @json (NULL: none); returns model_write's rc. */
 static enum vpn_err
-write_async(struct fx *f, enum model_op op, const char *id, const char *json, struct done *d)
+write_async(struct fx *f, enum model_op op, const char *id, const char *json, struct store_waiter *d)
 {
 	struct model_write w = { op, &coll_ike_profiles, id, NULL, "admin", "admin",
 				 op == MODEL_PUT ? "PUT" : op == MODEL_PATCH ? "PATCH" : "DELETE" };
 	enum vpn_err rc;
 
-	done_init(d);
+	store_waiter_init(d);
 	if (json) {
 		w.body = json_loads(json, 0, NULL);
 		assert_non_null(w.body);
 	}
 	rc = model_write(f->m, &w, done_cb, d, NULL);
 	json_decref(w.body);
-	if (rc) {
-		pthread_mutex_destroy(&d->mu);
-		pthread_cond_destroy(&d->cv);
-	}
+	if (rc)
+		store_waiter_release(d);
 	return rc;
 }
 
 static void
 write_sync(struct fx *f, enum model_op op, const char *id, const char *json)
 {
-	struct done d;
+	struct store_waiter d;
 
 	assert_int_equal(write_async(f, op, id, json, &d), VPN_OK);
 	assert_int_equal(done_wait(&d), VPN_OK);
@@ -220,7 +191,7 @@ static void
 test_pending_create_is_invisible(void **state)
 {
 	struct fx *f = *state;
-	struct done d;
+	struct store_waiter d;
 	char *s;
 
 	store_sqlite_pause(f->st, true);
@@ -230,7 +201,7 @@ test_pending_create_is_invisible(void **state)
 	assert_false(listed(f, "a"));
 	/* writers see it: a second create without _revision is a conflict */
 	{
-		struct done d2;
+		struct store_waiter d2;
 
 		assert_int_equal(write_async(f, MODEL_PUT, "a", "{}", &d2), VPN_E_CONFLICT);
 	}
@@ -247,7 +218,7 @@ static void
 test_pending_patches_serve_the_committed_version(void **state)
 {
 	struct fx *f = *state;
-	struct done d[3];
+	struct store_waiter d[3];
 	char *s;
 	int i;
 
@@ -265,7 +236,7 @@ test_pending_patches_serve_the_committed_version(void **state)
 	assert_true(listed(f, "p"));
 	{
 		/* writers check _revision against the latest (3), not the committed one (0) */
-		struct done dx;
+		struct store_waiter dx;
 
 		assert_int_equal(write_async(f, MODEL_PATCH, "p",
 					     "{\"description\":\"x\",\"_revision\":0}", &dx),
@@ -284,7 +255,7 @@ static void
 test_pending_delete_keeps_the_object_visible(void **state)
 {
 	struct fx *f = *state;
-	struct done d[3];
+	struct store_waiter d[3];
 	char *s;
 	int i;
 
@@ -316,7 +287,7 @@ test_failed_commit_is_never_visible(void **state)
 {
 	struct fx *f = *state;
 	char hold[PATH_MAX + 8], fail[PATH_MAX + 8];
-	struct done d, dc;
+	struct store_waiter d, dc;
 	enum vpn_err rc = VPN_E_STORE;
 	char *s;
 	int tries;
