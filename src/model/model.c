@@ -63,11 +63,14 @@ struct obj {
 	int64_t create_time;
 	int64_t revision;
 	bool system;
-	size_t coll_idx;
+	bool path_borrowed;		/* path is its node's (from model_link on): not freed here */
+	atomic_uint nref;		/* holders: node latest, node committed, a pending write */
+	struct obj *retired_next;	/* on the model's retired list once nref reached 0 */
 	/*
 	 * Distinct target paths this object refers to. Once linked, refs[0..nshared) are the
 	 * reference index's own copies (its refset->target: one string per target, however many
-	 * objects refer to it), valid while the object is linked; the rest are owned.
+	 * objects refer to it), valid while the object is linked (a version readers still hold
+	 * after it was unlinked never reads them again); the rest are owned.
 	 */
 	char **refs;
 	size_t nrefs, nshared;
@@ -77,8 +80,26 @@ struct obj {
 	struct netaddr nbr;
 };
 
+/*
+ * One policy path and its two views (see docs/model.md, "Committed and latest versions").
+ * Writers, under the write lock, see @latest: NULL while a deletion is pending or after it.
+ * Readers, under the read lock, see @committed: the version the store has made durable, set
+ * by the store's callback with one atomic exchange. The node stays in the maps while either
+ * view or a pending write needs it; an empty node is freed under the write lock (model_reap).
+ */
+struct node {
+	struct obj *latest;		/* guarded by the write lock */
+	_Atomic(struct obj *) committed;
+	unsigned pending;		/* accepted writes not yet called back; guarded by pmu */
+	bool queued;			/* on the gc list; guarded by pmu */
+	struct node *gc_next;
+	const struct coll *coll;
+	size_t coll_idx;
+	char *path;			/* taken from the first version; every version borrows it */
+};
+
 struct coll_state {
-	struct obj **v;
+	struct node **v;
 	size_t n, cap;
 };
 
@@ -126,7 +147,7 @@ struct row_scan {
 struct model {
 	pthread_rwlock_t lock;
 	struct store *st;
-	struct hmap objs;		/* path -> obj */
+	struct hmap objs;		/* path -> node */
 	struct hmap refs;		/* target path -> refset */
 	struct coll_state cs[NCOLLS];
 	struct nbr_entry *nbrs;		/* sorted by address */
@@ -134,6 +155,9 @@ struct model {
 	struct vti_entry *vtis;		/* sessions' tunnel subnets, sorted by (network, len) */
 	size_t nvtis, capvtis;
 	atomic_bool failed;		/* a write failed: refuse writes until recovered */
+	pthread_mutex_t pmu;		/* nodes' pending counts, the retired and gc lists */
+	struct obj *retired;		/* superseded committed versions, freed by model_reap */
+	struct node *gc;		/* nodes whose deletion committed, checked by model_reap */
 	pthread_mutex_t rmu;		/* guards the recovery thread's state */
 	bool recovering;
 	bool recovery_joinable;
@@ -162,11 +186,12 @@ obj_free(struct obj *o)
 		free(o->refs[i]);
 	free(o->refs);
 	free(o->vti);
-	free(o->path);
+	if (o->display_name != o->id)
+		free(o->display_name);		/* before the path: id points into it */
+	if (!o->path_borrowed)
+		free(o->path);
 	free(o->pub);
 	free(o->sec);
-	if (o->display_name != o->id)
-		free(o->display_name);
 	free(o->create_user);
 	free(o);
 }
@@ -380,6 +405,7 @@ obj_new(const struct coll *c, const char *path, const json_t *doc, struct obj **
 	*out = NULL;
 	if (!o)
 		goto out;
+	atomic_init(&o->nref, 1);
 	o->coll = c;
 	o->path = strdup(path);
 	if (!o->path)
@@ -935,28 +961,201 @@ vti_local_owner(const struct model *m, const struct netaddr *a)
 	return NULL;
 }
 
-/* Insert @o (not yet in the model) into the maps and indexes. */
-static enum vpn_err
-model_link(struct model *m, struct obj *o)
+/* ---------------------------------------------------------------------------------------- */
+/* nodes: the latest version (writers) and the committed one (readers) */
+
+/* The version writers see at @path, or NULL. Caller holds the write lock (or the read lock). */
+static struct obj *
+obj_latest(const struct model *m, const char *path)
+{
+	struct node *n = hmap_get(&m->objs, path);
+
+	return n ? n->latest : NULL;
+}
+
+/* The version readers see at @path, or NULL. Caller holds the read lock. */
+static struct obj *
+obj_committed(const struct model *m, const char *path)
+{
+	struct node *n = hmap_get(&m->objs, path);
+
+	return n ? atomic_load_explicit(&n->committed, memory_order_acquire) : NULL;
+}
+
+/*
+ * Drop one holder of @o. Under the write lock no reader can hold @o, so the last holder frees it
+ * at once; elsewhere (the store's callback) it goes to the retired list for model_reap.
+ */
+static void
+obj_unref(struct model *m, struct obj *o, bool locked)
+{
+	if (!o || atomic_fetch_sub_explicit(&o->nref, 1, memory_order_acq_rel) != 1)
+		return;
+	if (locked) {
+		obj_free(o);
+		return;
+	}
+	pthread_mutex_lock(&m->pmu);
+	o->retired_next = m->retired;
+	m->retired = o;
+	pthread_mutex_unlock(&m->pmu);
+}
+
+/*
+ * Make @o's path its node's, which outlives every version: one copy of the path per node.
+ */
+static void
+obj_borrow_path(struct obj *o, struct node *n)
+{
+	bool name_is_id = o->display_name == o->id;	/* shared, see obj_from_doc */
+
+	if (o->path == n->path)
+		return;
+	if (!o->path_borrowed)
+		free(o->path);
+	o->path = n->path;
+	o->id = strrchr(n->path, '/') ? strrchr(n->path, '/') + 1 : n->path;
+	if (name_is_id)
+		o->display_name = (char *)o->id;	/* it pointed into the freed path */
+	o->path_borrowed = true;
+}
+
+/*
+ * The node for @o's path, created (empty: no version yet) when absent, taking @o's path
+ * string. Write lock.
+ */
+static struct node *
+node_get_or_add(struct model *m, struct obj *o)
 {
 	struct coll_state *cs = &m->cs[coll_index(o->coll)];
-	enum vpn_err rc;
-	size_t i;
+	struct node *n = hmap_get(&m->objs, o->path);
 
+	if (n)
+		return n;
 	if (cs->n == cs->cap) {
 		size_t nc = cs->cap ? cs->cap * 2 : 16;
-		struct obj **nv = realloc(cs->v, nc * sizeof(*nv));
+		struct node **nv = realloc(cs->v, nc * sizeof(*nv));
 
 		if (!nv)
-			return VPN_E_NOMEM;
+			return NULL;
 		cs->v = nv;
 		cs->cap = nc;
 	}
-	rc = hmap_put(&m->objs, o->path, o, NULL);
-	if (rc)
-		return rc;
-	o->coll_idx = cs->n;
-	cs->v[cs->n++] = o;
+	n = calloc(1, sizeof(*n));
+	if (!n)
+		return NULL;
+	n->path = o->path;
+	n->coll = o->coll;
+	atomic_init(&n->committed, NULL);
+	if (hmap_put(&m->objs, n->path, n, NULL)) {
+		free(n);
+		return NULL;
+	}
+	o->path_borrowed = true;
+	n->coll_idx = cs->n;
+	cs->v[cs->n++] = n;
+	return n;
+}
+
+/* Remove @n from the maps and free it if no view and no pending write needs it. Write lock. */
+static void
+node_gc(struct model *m, struct node *n)
+{
+	struct coll_state *cs = &m->cs[coll_index(n->coll)];
+	bool empty;
+
+	pthread_mutex_lock(&m->pmu);
+	empty = !n->latest && !atomic_load(&n->committed) && !n->pending && !n->queued;
+	pthread_mutex_unlock(&m->pmu);
+	if (!empty)
+		return;
+	hmap_del(&m->objs, n->path);
+	cs->v[n->coll_idx] = cs->v[--cs->n];
+	cs->v[n->coll_idx]->coll_idx = n->coll_idx;
+	free(n->path);
+	free(n);
+}
+
+/*
+ * Free the versions the store's callback retired and the nodes whose deletion committed. Under
+ * the write lock: no reader holds any of them.
+ */
+static void
+model_reap(struct model *m)
+{
+	struct obj *o, *onext;
+	struct node *n, *nnext;
+
+	pthread_mutex_lock(&m->pmu);
+	o = m->retired;
+	n = m->gc;
+	m->retired = NULL;
+	m->gc = NULL;
+	for (nnext = n; nnext; nnext = nnext->gc_next)
+		nnext->queued = false;
+	pthread_mutex_unlock(&m->pmu);
+	for (; o; o = onext) {
+		onext = o->retired_next;
+		obj_free(o);
+	}
+	for (; n; n = nnext) {
+		nnext = n->gc_next;
+		node_gc(m, n);
+	}
+}
+
+/*
+ * The store's callback for a write on @n: on success @o (NULL: a deletion) becomes the version
+ * readers see, before the writer is answered; on failure it never does. Either way the
+ * write's hold on @o ends. No model lock (the recovery thread may hold the write lock while it
+ * drains the store): one atomic exchange, then pmu for the bookkeeping.
+ */
+static void
+node_settle(struct model *m, struct node *n, struct obj *o, bool ok)
+{
+	struct obj *drop = ok ? atomic_exchange_explicit(&n->committed, o, memory_order_acq_rel)
+			      : o;
+
+	obj_unref(m, drop, false);
+	pthread_mutex_lock(&m->pmu);
+	n->pending--;
+	if (ok && !o && !n->queued) {
+		n->queued = true;
+		n->gc_next = m->gc;
+		m->gc = n;
+	}
+	pthread_mutex_unlock(&m->pmu);
+}
+
+/* After a load: everything in memory is durable, so readers see the latest versions. */
+static void
+publish_all(struct model *m)
+{
+	size_t pos = 0;
+	void *val;
+
+	while (hmap_next(&m->objs, &pos, NULL, &val)) {
+		struct node *n = val;
+
+		if (n->latest && !atomic_load(&n->committed)) {
+			atomic_fetch_add(&n->latest->nref, 1);
+			atomic_store_explicit(&n->committed, n->latest, memory_order_release);
+		}
+	}
+}
+
+/* Make @o (not yet in the model) the latest version of its path and index it. Write lock. */
+static enum vpn_err
+model_link(struct model *m, struct obj *o)
+{
+	struct node *n = node_get_or_add(m, o);
+	enum vpn_err rc;
+	size_t i;
+
+	if (!n)
+		return VPN_E_NOMEM;
+	obj_borrow_path(o, n);
+	n->latest = o;
 	for (i = 0; i < o->nrefs; i++) {
 		rc = ref_add(m, o, i);
 		if (rc)
@@ -968,16 +1167,18 @@ model_link(struct model *m, struct obj *o)
 	return nbr_add(m, o);
 }
 
-/* Remove @o from the maps and indexes (does not free it). */
+/*
+ * Remove @o (its path's latest version) from the writers' view and indexes; the caller drops
+ * the latest holder's reference. The node stays while readers or pending writes need it.
+ */
 static void
 model_unlink(struct model *m, struct obj *o)
 {
-	struct coll_state *cs = &m->cs[coll_index(o->coll)];
+	struct node *n = hmap_get(&m->objs, o->path);
 	size_t i;
 
-	hmap_del(&m->objs, o->path);
-	cs->v[o->coll_idx] = cs->v[--cs->n];
-	cs->v[o->coll_idx]->coll_idx = o->coll_idx;
+	if (n && n->latest == o)
+		n->latest = NULL;
 	for (i = 0; i < o->nrefs; i++)
 		ref_del(m, o->refs[i], o);
 	nbr_del(m, o);
@@ -1062,13 +1263,13 @@ load_row(void *arg, const struct store_row *row)
 					      "type and revision" : "");
 		goto out;
 	}
-	if (hmap_get(&m->objs, o->path)) {
+	if (obj_latest(m, o->path)) {
 		log_warn("store: duplicate row %s ignored", o->path);
 		goto out;
 	}
 	rc = model_link(m, o);
 	/* once in the map (even half-linked after a failure) model_close frees it */
-	if (!rc || hmap_get(&m->objs, o->path) == o)
+	if (!rc || obj_latest(m, o->path) == o)
 		o = NULL;
 out:
 	obj_free(o);
@@ -1126,7 +1327,7 @@ add_system(struct model *m, const struct coll *c, const char *id, const char *ty
 	const struct schema_type *t = schema_type_get(type);
 
 	snprintf(path, sizeof(path), "%s/%s", c->path, id);
-	if (hmap_get(&m->objs, path))
+	if (obj_latest(m, path))
 		return VPN_OK;
 	if (!t)
 		return vpn_error_set(err, VPN_E_INTERNAL, 0, "system object type %s unknown", type);
@@ -1150,9 +1351,9 @@ add_system(struct model *m, const struct coll *c, const char *id, const char *ty
 		rc = obj_from_doc(c, path, doc, &o);
 	if (!rc)
 		rc = model_link(m, o);
-	if (!rc)
-		o = NULL;
-	else
+	if (!rc || obj_latest(m, path) == o)
+		o = NULL;		/* once linked, model_clear frees it */
+	if (rc)
 		vpn_error_set(err, rc, 0, "cannot create system object %s", path);
 out:
 	obj_free(o);
@@ -1214,6 +1415,7 @@ model_open(struct model **out, struct store *st, const struct model_config *cfg,
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	pthread_rwlock_init(&m->lock, NULL);
 	pthread_mutex_init(&m->rmu, NULL);
+	pthread_mutex_init(&m->pmu, NULL);
 	hmap_init(&m->objs);
 	hmap_init(&m->refs);
 	m->st = st;
@@ -1267,8 +1469,17 @@ model_clear(struct model *m)
 	size_t pos = 0, i;
 	void *val;
 
-	while (hmap_next(&m->objs, &pos, NULL, &val))
-		obj_free(val);
+	model_reap(m);
+	while (hmap_next(&m->objs, &pos, NULL, &val)) {
+		struct node *n = val;
+		struct obj *c = atomic_load(&n->committed);
+
+		if (c != n->latest)
+			obj_free(c);
+		obj_free(n->latest);
+		free(n->path);
+		free(n);
+	}
 	pos = 0;
 	while (hmap_next(&m->refs, &pos, NULL, &val)) {
 		refset_free(val);
@@ -1306,7 +1517,10 @@ model_fill(struct model *m, struct vpn_error *err)
 			vpn_error_set(err, rc, 0, "cannot load the store");
 		return rc;
 	}
-	return add_system_objects(m, &cfg, err);
+	rc = add_system_objects(m, &cfg, err);
+	if (!rc)
+		publish_all(m);
+	return rc;
 }
 
 /*
@@ -1392,6 +1606,7 @@ model_close(struct model *m)
 	hmap_release(&m->objs);
 	hmap_release(&m->refs);
 	pthread_mutex_destroy(&m->rmu);
+	pthread_mutex_destroy(&m->pmu);
 	pthread_rwlock_destroy(&m->lock);
 	free(m);
 }
@@ -1427,7 +1642,7 @@ model_get(struct model *m, const char *path, unsigned flags, char **json, size_t
 
 	*json = NULL;
 	pthread_rwlock_rdlock(&m->lock);
-	o = hmap_get(&m->objs, path);
+	o = obj_committed(m, path);
 	if (!o) {
 		rc = not_found(err, path);
 	} else {
@@ -1557,20 +1772,25 @@ model_list(struct model *m, const struct coll *c, const struct list_params *lp, 
 		sc.field = 2;
 	pthread_rwlock_rdlock(&m->lock);
 	cs = &m->cs[coll_index(c)];
-	n = cs->n;
-	items = calloc(n ? n : 1, sizeof(*items));
+	items = calloc(cs->n ? cs->n : 1, sizeof(*items));
 	if (!items) {
 		rc = VPN_E_NOMEM;
 		goto unlock;
 	}
-	for (i = 0; i < n; i++) {
-		items[i].o = cs->v[i];
-		if (sc.field == 2) {
-			json_t *doc = json_loadb(cs->v[i]->pub, cs->v[i]->pub_len, 0, NULL);
+	/* committed versions only: a creation not yet durable is absent, a deletion present */
+	for (i = 0; i < cs->n; i++) {
+		struct obj *o = atomic_load_explicit(&cs->v[i]->committed, memory_order_acquire);
 
-			items[i].key = json_incref(json_object_get(doc, sort_by));
+		if (!o)
+			continue;
+		items[n].o = o;
+		if (sc.field == 2) {
+			json_t *doc = json_loadb(o->pub, o->pub_len, 0, NULL);
+
+			items[n].key = json_incref(json_object_get(doc, sort_by));
 			json_decref(doc);
 		}
+		n++;
 	}
 	qsort_r(items, n, sizeof(*items), sort_cmp, &sc);
 	if (start > n)
@@ -1672,7 +1892,7 @@ model_revision(struct model *m, const char *path)
 	int64_t rev;
 
 	pthread_rwlock_rdlock(&m->lock);
-	o = hmap_get(&m->objs, path);
+	o = obj_committed(m, path);
 	rev = o ? o->revision : -1;
 	pthread_rwlock_unlock(&m->lock);
 	return rev;
@@ -1726,6 +1946,8 @@ model_audit_list(struct model *m, int64_t since, size_t limit, char **json, size
 
 struct wctx {
 	struct model *m;
+	struct node *node;		/* the written path's node (pending counted) */
+	struct obj *obj;		/* the new version (held), NULL for a deletion */
 	model_done_cb cb;
 	void *arg;
 	char *body;
@@ -1738,6 +1960,8 @@ write_done(void *arg, enum vpn_err rc)
 {
 	struct wctx *w = arg;
 
+	/* readers see the new version before the observer and the writer hear of it */
+	node_settle(w->m, w->node, w->obj, rc == VPN_OK);
 	if (rc) {
 		log_error("store: write of %s failed; reloading the tree from the store", w->path);
 		start_recovery(w->m);
@@ -1761,7 +1985,7 @@ static enum vpn_err
 check_ref(void *arg, const char *where, const char *target, const char *prefix)
 {
 	struct refcheck *rc = arg;
-	struct obj *t = hmap_get(&rc->m->objs, target);
+	struct obj *t = obj_latest(rc->m, target);
 
 	(void)prefix;
 	if (!t) {
@@ -1883,7 +2107,7 @@ out:
 static enum vpn_err
 check_not_ibgp(struct model *m, const json_t *cand, struct vpn_error *err)
 {
-	struct obj *bgp = hmap_get(&m->objs, LS "/bgp");
+	struct obj *bgp = obj_latest(m, LS "/bgp");
 	json_t *doc;
 	uint32_t local, remote;
 	const char *ls;
@@ -2058,9 +2282,9 @@ build_candidate(const struct model_write *w, const struct obj *cur, json_t **out
  * its audit entry are durable together or not at all.
  */
 static enum vpn_err
-submit_change(struct model *m, const struct model_write *mw, const struct store_change *ch,
-	      int64_t rev_before, int64_t rev_after, char *body, size_t blen, model_done_cb cb,
-	      void *arg, struct vpn_error *err)
+submit_change(struct model *m, const struct model_write *mw, struct node *node, struct obj *o,
+	      const struct store_change *ch, int64_t rev_before, int64_t rev_after, char *body,
+	      size_t blen, model_done_cb cb, void *arg, struct vpn_error *err)
 {
 	struct wctx *w = calloc(1, sizeof(*w));
 	struct model_audit_rec ar = { mw->user, mw->role, mw->method, ch->path, rev_before,
@@ -2089,14 +2313,26 @@ submit_change(struct model *m, const struct model_write *mw, const struct store_
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
 	}
 	w->m = m;
+	w->node = node;
+	w->obj = o;
 	w->cb = cb;
 	w->arg = arg;
 	w->body = body;
 	w->len = blen;
 	snprintf(w->path, sizeof(w->path), "%s", ch->path);
+	/* the callback may run before store_submit returns: count and hold first */
+	if (o)
+		atomic_fetch_add(&o->nref, 1);
+	pthread_mutex_lock(&m->pmu);
+	node->pending++;
+	pthread_mutex_unlock(&m->pmu);
 	rc = store_submit(m->st, set, 2, write_done, w);
 	free(atxt);
 	if (rc) {
+		pthread_mutex_lock(&m->pmu);
+		node->pending--;
+		pthread_mutex_unlock(&m->pmu);
+		obj_unref(m, o, true);
 		free(body);
 		free(w);
 		return vpn_error_set(err, VPN_E_STORE, 0, "the store refused the write");
@@ -2110,6 +2346,7 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 {
 	char path[1024];
 	struct obj *cur, *o = NULL;
+	struct node *node = NULL;
 	json_t *cand = NULL;
 	const char *type = NULL;
 	const struct schema_type *t;
@@ -2134,7 +2371,8 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 				   "state from the store - retry shortly");
 		goto out;
 	}
-	cur = hmap_get(&m->objs, path);
+	model_reap(m);
+	cur = obj_latest(m, path);
 	if ((cur && cur->system) || (!cur && w->coll->system_only)) {
 		rc = vpn_error_set(err, VPN_E_FORBIDDEN, NSX_EC_SYSTEM_OWNED,
 				   cur ? "%s is system owned and cannot be modified or deleted"
@@ -2152,11 +2390,12 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		memset(&ch, 0, sizeof(ch));
 		ch.op = STORE_DEL;
 		ch.path = cur->path;
-		rc = submit_change(m, w, &ch, cur->revision, -1, NULL, 0, cb, arg, err);
+		rc = submit_change(m, w, hmap_get(&m->objs, path), NULL, &ch, cur->revision, -1,
+				   NULL, 0, cb, arg, err);
 		if (rc)
 			goto out;
 		model_unlink(m, cur);
-		obj_free(cur);
+		obj_unref(m, cur, true);
 		goto out;
 	}
 
@@ -2210,6 +2449,12 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 		}
 		blen = o->pub_len;
 	}
+	node = node_get_or_add(m, o);
+	if (!node) {
+		free(body);
+		rc = vpn_error_set(err, VPN_E_NOMEM, 0, "out of memory");
+		goto out;
+	}
 	memset(&ch, 0, sizeof(ch));
 	full = obj_full(o, &ch.json_len);	/* the store copies it */
 	if (!full) {
@@ -2222,13 +2467,15 @@ model_write(struct model *m, const struct model_write *w, model_done_cb cb, void
 	ch.kind = type;
 	ch.json = full;
 	ch.revision = o->revision;
-	rc = submit_change(m, w, &ch, cur ? cur->revision : -1, o->revision, body, blen, cb, arg,
-			   err);
-	if (rc)
+	rc = submit_change(m, w, node, o, &ch, cur ? cur->revision : -1, o->revision, body, blen,
+			   cb, arg, err);
+	if (rc) {
+		node_gc(m, node);
 		goto out;
+	}
 	if (cur) {
 		model_unlink(m, cur);
-		obj_free(cur);
+		obj_unref(m, cur, true);
 	}
 	if (model_link(m, o)) {
 		/* Out of memory half-way through linking: the store has the change, memory may not.
@@ -2311,7 +2558,8 @@ model_collection_paths(struct model *m, const struct coll *c, struct model_paths
 	pthread_rwlock_rdlock(&m->lock);
 	cs = &m->cs[coll_index(c)];
 	for (i = 0; !rc && i < cs->n; i++)
-		rc = paths_push(out, cs->v[i]->path);
+		if (atomic_load_explicit(&cs->v[i]->committed, memory_order_acquire))
+			rc = paths_push(out, cs->v[i]->path);
 	pthread_rwlock_unlock(&m->lock);
 	if (rc)
 		model_paths_release(out);

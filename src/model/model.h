@@ -2,16 +2,18 @@
  * model.h - the policy tree in memory: every object's finished JSON, the collections, and the
  * indexes that answer "who refers to this?" without a scan. It is the only writer of the store.
  *
- * Reads (model_get, model_list) take a read lock and copy finished text: no re-serialisation.
- * Writes (model_write) run under the write lock: look up the current object, check _revision,
- * merge (PATCH), validate with schema/, check references against the indexes, build the new
- * object's text, publish it in memory and submit the change to the store - all before the lock
- * is released, so the store sees changes in the order the model applied them. The caller's
- * callback runs once the change is durable; only then is the client answered.
+ * Reads (model_get, model_list, model_revision, model_collection_paths) take a read lock and
+ * copy finished text of the committed (durable) versions only: no re-serialisation, no dirty
+ * reads. Writes (model_write) run under the write lock against the latest versions: look up
+ * the current object, check _revision, merge (PATCH), validate with schema/, check references
+ * against the indexes, build the new object's text, make it the latest version and submit the
+ * change to the store - all before the lock is released, so the store sees changes in the
+ * order the model applied them. Once the change is durable the store's callback makes it the
+ * committed version, then the caller's callback runs; only then is the client answered.
  *
  * A store failure puts the model in a failed state: the failed write's client gets 503 and
- * every later write is refused with 503 until vpnd restarts and reloads from the store (the
- * in-memory tree may hold a change the store does not). Reads keep working.
+ * every later write is refused with 503 until a recovery thread has reloaded the tree from the
+ * store. Reads keep working and never saw the failed version.
  */
 #ifndef VPND_MODEL_H
 #define VPND_MODEL_H
@@ -101,7 +103,7 @@ struct model_audit_rec {
 /* Append @r to the audit log; durable when it returns. Not from a store callback. */
 void model_audit(struct model *m, const struct model_audit_rec *r);
 
-/* Current _revision of @path, or -1 when absent. */
+/* _revision of @path's committed version, or -1 when absent (or its creation not durable). */
 int64_t model_revision(struct model *m, const char *path);
 
 /* Audit records after @since (at most @limit) as {"results":[...],"result_count":n}. */
@@ -122,7 +124,7 @@ typedef void (*model_done_cb)(void *arg, enum vpn_err rc, char *body, size_t len
 enum vpn_err model_write(struct model *m, const struct model_write *w, model_done_cb cb,
 			 void *arg, struct vpn_error *err);
 
-/* Number of objects (system ones included). */
+/* Number of paths held (system ones included; pending creations and deletions count). */
 size_t model_count(struct model *m);
 
 /*
@@ -140,9 +142,9 @@ struct model_paths {
 };
 void model_paths_release(struct model_paths *p);
 
-/* Paths of the objects that refer to @path (the reference index). */
+/* Paths of the objects whose latest version refers to @path (the writers' reference index). */
 enum vpn_err model_referrers(struct model *m, const char *path, struct model_paths *out);
-/* Paths of every object in collection @c. */
+/* Paths of every committed object in collection @c. */
 enum vpn_err model_collection_paths(struct model *m, const struct coll *c,
 				    struct model_paths *out);
 /* The collection @path belongs to, or NULL. */

@@ -960,7 +960,7 @@ rz_realized(struct rz *rz, const char *path, struct rz_realized_state *out)
 	pthread_mutex_lock(&rz->mu);
 	r = hmap_get(&rz->realized, path);
 	rev = model_revision(rz->m, path);
-	if (r) {
+	if (r && rev >= 0) {
 		*out = r->st;
 		/* a newer intent than the one realized: still in progress */
 		if (rev != r->st.intent_revision) {
@@ -973,6 +973,8 @@ rz_realized(struct rz *rz, const char *path, struct rz_realized_state *out)
 		out->state = pending ? RZ_IN_PROGRESS : RZ_REALIZED;
 		out->intent_revision = rev;
 	} else {
+		/* no committed intent: never created, or its deletion is durable (the engine may
+		 * not have dropped its entry yet) */
 		rc = VPN_E_NOT_FOUND;
 	}
 	pthread_mutex_unlock(&rz->mu);

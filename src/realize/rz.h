@@ -244,7 +244,7 @@ struct rz_realized_state {
 	char error[256];
 	int64_t last_update_ms;
 };
-/* VPN_E_NOT_FOUND for a path the engine never saw (or deleted). */
+/* VPN_E_NOT_FOUND for a path without a committed intent (never created, or its deletion durable). */
 enum vpn_err rz_realized(struct rz *rz, const char *path, struct rz_realized_state *out);
 
 /* Run @fn with the backend under the engine lock (for the emulator API on the sim backend). */

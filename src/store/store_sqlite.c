@@ -482,6 +482,48 @@ take_batch(struct sqlite_store *s, size_t *n)
 	return first;
 }
 
+/*
+ * Test hook, off unless the environment names a directory in VPND_TEST_STORE_HOLD (API tests
+ * hold a commit open with it: tests/api/test_dirty_reads.py). While DIR/hold exists the writer
+ * keeps the batch it just took uncommitted and keeps DIR/held holding the number of change sets
+ * queued behind it; once DIR/hold is gone it applies the batch, or fails it as a failed COMMIT
+ * would when DIR/fail exists (the return value). A closing store stops holding.
+ */
+static bool
+test_hold(struct sqlite_store *s)
+{
+	const char *dir = getenv("VPND_TEST_STORE_HOLD");
+	char hold[1024], held[1060], tmp[1060], fail[1060];
+	int64_t last = -1;
+
+	if (!dir || !*dir || (size_t)snprintf(hold, sizeof(hold), "%s/hold", dir) >= sizeof(hold) ||
+	    access(hold, F_OK))
+		return false;
+	snprintf(held, sizeof(held), "%s/held", dir);
+	snprintf(tmp, sizeof(tmp), "%s/held.tmp", dir);
+	snprintf(fail, sizeof(fail), "%s/fail", dir);
+	while (!access(hold, F_OK)) {
+		int64_t q;
+		bool stop;
+		FILE *f;
+
+		pthread_mutex_lock(&s->mu);
+		q = (int64_t)s->qlen;
+		stop = s->stopping;
+		pthread_mutex_unlock(&s->mu);
+		if (stop)
+			break;
+		if (q != last && (f = fopen(tmp, "w"))) {
+			fprintf(f, "%lld\n", (long long)q);
+			if (!fclose(f) && !rename(tmp, held))
+				last = q;
+		}
+		usleep(2000);
+	}
+	unlink(held);
+	return !access(fail, F_OK);
+}
+
 static void *
 writer_main(void *arg)
 {
@@ -505,6 +547,11 @@ writer_main(void *arg)
 
 		if (halted) {
 			/* after a failure nothing is applied until the owner resumes us */
+			for (j = batch; j; j = j->next)
+				j->rc = VPN_E_STORE;
+			ok = false;
+		} else if (test_hold(s)) {
+			log_error("store: test hook: failing a batch of %zu change sets", n);
 			for (j = batch; j; j = j->next)
 				j->rc = VPN_E_STORE;
 			ok = false;
