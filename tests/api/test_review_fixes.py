@@ -62,3 +62,30 @@ def test_aggregate_counters_saturate(fresh_server):
     st = srv.get_json(path + "/statistics")["results"][0]
     assert st["aggregate_traffic_counters"]["packets_in"] == big
     assert st["policy_statistics"][0]["tunnel_statistics"][0]["packets_in"] == big
+
+
+def test_display_name_equal_to_id_survives_new_versions(fresh_server):
+    """Merge of issue 6's load and dirty-read work: an object whose display_name is its id
+    shares the id's bytes, which live in the path. A second version gives its own path up for
+    its node's, and left display_name pointing into the freed copy (an invalid free under ASan
+    when that version was superseded). Versions 2..4 of objects with and without an explicit
+    display_name, read back after each write and after a restart."""
+    srv = fresh_server
+    a, b = nsx.DPD + "/dn-same", nsx.DPD + "/dn-other"
+    srv.create(a, nsx.dpd_body())                                   # display_name defaults to id
+    srv.create(b, nsx.dpd_body(display_name="dn-same"))             # another object's id
+    for i in range(3):
+        expect(srv.patch(a, {"retry_count": 6 + i}), 200)
+        expect(srv.patch(b, {"retry_count": 6 + i}), 200)
+        ga, gb = srv.get_json(a), srv.get_json(b)
+        assert (ga["display_name"], ga["retry_count"], ga["_revision"]) == ("dn-same", 6 + i, i + 1)
+        assert (gb["display_name"], gb["retry_count"], gb["_revision"]) == ("dn-same", 6 + i, i + 1)
+    expect(srv.patch(a, {"display_name": "renamed"}), 200)
+    assert srv.get_json(a)["display_name"] == "renamed"
+    srv.stop()
+    srv.start()
+    srv.reauth()
+    assert srv.get_json(a)["display_name"] == "renamed"
+    assert srv.get_json(b)["display_name"] == "dn-same"
+    expect(srv.delete(a), 200)
+    expect_error(srv.get(a), 404)

@@ -286,7 +286,7 @@ static void
 test_failed_commit_is_never_visible(void **state)
 {
 	struct fx *f = *state;
-	char hold[PATH_MAX + 8], fail[PATH_MAX + 8];
+	char hold[PATH_MAX + 8], fail[PATH_MAX + 8], held[PATH_MAX + 8];
 	struct store_waiter d, dc;
 	enum vpn_err rc = VPN_E_STORE;
 	char *s;
@@ -305,6 +305,12 @@ test_failed_commit_is_never_visible(void **state)
 	assert_int_equal(write_async(f, MODEL_PATCH, "k", "{\"description\":\"lost\"}", &d), VPN_OK);
 	assert_int_equal(write_async(f, MODEL_PUT, "c", "{}", &dc), VPN_OK);
 	store_sqlite_pause(f->st, false);	/* the writer takes the batch and holds it */
+	/* it says so in DIR/held: without waiting for that, a slow writer (valgrind) could look
+	 * for DIR/hold after it was removed, and commit instead of failing */
+	snprintf(held, sizeof(held), "%s/held", f->dir);
+	for (tries = 0; tries < 4000 && access(held, F_OK); tries++)
+		usleep(5000);
+	assert_int_equal(access(held, F_OK), 0);
 	s = desc(f, "k");
 	assert_string_equal(s, "kept");
 	free(s);
