@@ -42,6 +42,7 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "realize/proc.h"
+#include "proc_stop_logged.h"
 
 #define SH "/bin/sh"
 #define WAIT_MS 20000	/* bound for events that must happen (generous: loaded machine, valgrind) */
@@ -241,26 +242,13 @@ count_in(const char *path, const char *needle)
 	return n;
 }
 
-/* proc_stop(@p) with stderr (where proc logs) captured into @out (cleared first). */
+/* proc_stop(@p), proc's log lines during it copied to @out. */
 static void
 stop_logged(struct proc *p, char *out, size_t n)
 {
 	char capp[128];
-	int saved, fd;
 
-	path_in(capp, sizeof(capp), "stderr.txt");
-	fflush(stderr);
-	saved = dup(STDERR_FILENO);
-	fd = open(capp, O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	assert_true(dup2(fd, STDERR_FILENO) == STDERR_FILENO);
-	close(fd);
-	proc_stop(p);
-	fflush(stderr);
-	dup2(saved, STDERR_FILENO);
-	close(saved);
-	snprintf(out, n, "%s", slurp(capp));
-	fprintf(stderr, "%s", out);
+	proc_stop_logged(p, path_in(capp, sizeof(capp), "stderr.txt"), out, n);
 }
 
 static bool
