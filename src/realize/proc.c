@@ -96,6 +96,19 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * The clock of the restart backoff (last_start_ms, up_since_ms, the next-attempt deadline):
+ * now_ms unless a test replaced it (proc_set_backoff_clock). Readiness and stop timeouts always
+ * use now_ms.
+ */
+static int64_t (*backoff_clock)(void) = now_ms;
+
+static int64_t
+backoff_now(void)
+{
+	return backoff_clock();
+}
+
 static void
 sleep_ms(int ms)
 {
@@ -475,7 +488,7 @@ spawn(struct proc *p, struct vpn_error *err)
 	int e;
 
 	p->pid = 0;
-	p->last_start_ms = now_ms();
+	p->last_start_ms = backoff_now();
 	rc = open_fds(p, &l, &log_off, err);
 	if (rc)
 		goto out;
@@ -537,7 +550,7 @@ spawn(struct proc *p, struct vpn_error *err)
 		 p->netns_path ? " in " : "", p->netns_path ? p->netns_path : "");
 	rc = wait_ready(p, log_off, err);
 	if (!rc)
-		p->up_since_ms = now_ms();
+		p->up_since_ms = backoff_now();
 out:
 	close_fd(&pipefd[0]);
 	close_fd(&pipefd[1]);
@@ -713,7 +726,7 @@ proc_alive(struct proc *p)
 	p->pid = 0;
 	p->last_status = st;
 	/* a child that ran for a while earns a quick restart */
-	if (now_ms() - p->up_since_ms >= PROC_BACKOFF_MAX_MS)
+	if (backoff_now() - p->up_since_ms >= PROC_BACKOFF_MAX_MS)
 		p->backoff_ms = PROC_BACKOFF_MIN_MS;
 	describe_status(st, status, sizeof(status));
 	log_warn("proc: %s (pid %d) exited (%s)", p->name, (int)pid, status);
@@ -734,7 +747,7 @@ proc_check(struct proc *p, bool *restarted, struct vpn_error *err)
 	if (proc_alive(p))
 		return VPN_OK;
 	describe_status(p->last_status, status, sizeof(status));
-	wait = p->last_start_ms + p->backoff_ms - now_ms();
+	wait = proc_next_attempt_ms(p) - backoff_now();
 	if (wait > 0)
 		return vpn_error_set(err, VPN_E_INTERNAL, 0, "%s is not running (%s); next "
 				     "restart attempt in %lld ms", p->name, status,
@@ -798,4 +811,16 @@ unsigned
 proc_restarts(const struct proc *p)
 {
 	return p ? p->restarts : 0;
+}
+
+int64_t
+proc_next_attempt_ms(const struct proc *p)
+{
+	return p ? p->last_start_ms + p->backoff_ms : 0;
+}
+
+void
+proc_set_backoff_clock(int64_t (*now)(void))
+{
+	backoff_clock = now ? now : now_ms;
 }

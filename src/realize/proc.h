@@ -22,6 +22,7 @@
 #define VPND_PROC_H
 
 #include <stdbool.h>
+#include <stdint.h>
 #include <sys/types.h>
 
 #include "core/err.h"
@@ -85,5 +86,20 @@ pid_t proc_pid(const struct proc *p);
 
 /* Successful restarts by proc_check since proc_start. */
 unsigned proc_restarts(const struct proc *p);
+
+/*
+ * When proc_check may next attempt a restart of a dead @p: the start of its last attempt plus the
+ * current backoff, in milliseconds of the backoff clock (CLOCK_MONOTONIC unless replaced below).
+ * proc_check restarts a dead child once the clock has reached it, and reports "next restart
+ * attempt in (this - now) ms" before. Meaningful whether or not the child runs. NULL: 0.
+ */
+int64_t proc_next_attempt_ms(const struct proc *p);
+
+/*
+ * For tests: read the backoff clock (the times behind proc_next_attempt_ms and the 10 s "stayed
+ * up" reset) from @now instead of CLOCK_MONOTONIC ms; NULL restores it. Readiness and stop
+ * timeouts keep the real clock. Process-wide; call it only while no proc_* call runs.
+ */
+void proc_set_backoff_clock(int64_t (*now)(void));
 
 #endif

@@ -9,6 +9,12 @@
  * exec, spec errors, missing netns), restarts with backoff (including a failed attempt), stop
  * (SIGTERM; SIGKILL after a short stop timeout), PDEATHSIG when vpnd dies, and (as root) run_dir
  * bound on /run in a private mount namespace. Every test checks that no child is left behind.
+ *
+ * No assertion depends on how fast the machine is (the suite must pass with both cores busy):
+ * events that must happen are polled for up to WAIT_MS; the restart backoff runs on a fake clock
+ * the test steps (proc_set_backoff_clock) and is read back with proc_next_attempt_ms; whether
+ * proc_stop needed SIGKILL is read from proc's own log line, not from a stopwatch. The only
+ * durations asserted are lower bounds (a wait that must have happened), which load cannot break.
  */
 #include <stdarg.h>
 #include <stddef.h>
@@ -36,8 +42,10 @@
 #include "core/err.h"
 #include "core/log.h"
 #include "realize/proc.h"
+#include "proc_stop_logged.h"
 
 #define SH "/bin/sh"
+#define WAIT_MS 20000	/* bound for events that must happen (generous: loaded machine, valgrind) */
 
 static char self[PATH_MAX];	/* this binary, for --proc-helper children */
 static char dir[64];		/* per-test temp dir */
@@ -75,9 +83,13 @@ helper_listen(const char *path, int delay_ms)
 		pause();
 }
 
-/* Print the state the child was started in, one key=value per line. */
+/*
+ * Print the state the child was started in, one key=value per line; then, given @sock, listen
+ * there (ready once it has printed: a child that exits at once could be reaped before proc
+ * looks, which proc reports as a startup failure).
+ */
 static int
-helper_info(void)
+helper_info(const char *sock)
 {
 	struct sigaction sa;
 	sigset_t mask;
@@ -100,14 +112,15 @@ helper_info(void)
 	       sa.sa_handler == SIG_DFL ? "dfl" : "other", cwd, getchar() == EOF,
 	       getenv("VPND_PROC_T") ? getenv("VPND_PROC_T") : "-",
 	       getenv("VPND_PROC_OVR") ? getenv("VPND_PROC_OVR") : "-");
-	return 0;
+	fflush(stdout);
+	return sock ? helper_listen(sock, 0) : 0;
 }
 
 static int
 helper_main(int argc, char **argv)
 {
 	if (argc >= 3 && !strcmp(argv[2], "info"))
-		return helper_info();
+		return helper_info(argc >= 4 ? argv[3] : NULL);
 	if (argc >= 5 && !strcmp(argv[2], "listen"))
 		return helper_listen(argv[3], (int)strtol(argv[4], NULL, 10));
 	if (argc >= 4 && !strcmp(argv[2], "ignore-term")) {
@@ -132,6 +145,15 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* The backoff clock of test_restart_backoff: moves only when the test moves it. */
+static int64_t fake_now;
+
+static int64_t
+fake_clock(void)
+{
+	return fake_now;
+}
+
 static int
 rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 {
@@ -153,6 +175,7 @@ static int
 teardown(void **state)
 {
 	(void)state;
+	proc_set_backoff_clock(NULL);	/* also after a failed test_restart_backoff */
 	if (dir[0])
 		nftw(dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
 	dir[0] = '\0';
@@ -205,6 +228,29 @@ slurp(const char *path)
 	return text;
 }
 
+/* Occurrences of @needle in the file at @path. */
+static int
+count_in(const char *path, const char *needle)
+{
+	const char *t = slurp(path);
+	int n = 0;
+
+	while ((t = strstr(t, needle))) {
+		n++;
+		t += strlen(needle);
+	}
+	return n;
+}
+
+/* proc_stop(@p), proc's log lines during it copied to @out. */
+static void
+stop_logged(struct proc *p, char *out, size_t n)
+{
+	char capp[128];
+
+	proc_stop_logged(p, path_in(capp, sizeof(capp), "stderr.txt"), out, n);
+}
+
 static bool
 can_connect(const char *path)
 {
@@ -244,13 +290,15 @@ pid_gone(pid_t pid)
 static void
 test_child_state(void **state)
 {
-	const char *argv[] = { self, "--proc-helper", "info", NULL };
+	char sock[128], logp[128];
+	const char *argv[] = { self, "--proc-helper", "info", path_in(sock, sizeof(sock), "i.sock"),
+			       NULL };
 	const char *env[] = { "VPND_PROC_T=42", "VPND_PROC_OVR=new", NULL };
-	struct proc_spec spec = { .name = "info", .argv = argv, .env = env };
+	struct proc_spec spec = { .name = "info", .argv = argv, .env = env, .ready_path = sock,
+				  .ready_timeout_ms = WAIT_MS };
 	struct proc *p = NULL;
 	struct vpn_error e;
 	struct stat st;
-	char logp[128];
 	const char *text;
 	int leak;
 
@@ -262,7 +310,8 @@ test_child_state(void **state)
 	vpn_error_clear(&e);
 	assert_int_equal(proc_start(&p, &spec, &e), VPN_OK);
 	assert_true(proc_pid(p) > 0);
-	assert_true(wait_dead(p, 5000));
+	assert_int_equal(kill(proc_pid(p), SIGTERM), 0);	/* it has printed (ready) */
+	assert_true(wait_dead(p, WAIT_MS));
 	assert_int_equal(proc_pid(p), 0);
 	text = slurp(logp);
 	fprintf(stderr, "%s", text);
@@ -283,7 +332,6 @@ test_child_state(void **state)
 	chmod(logp, 0644);
 	spec.env = NULL;
 	assert_int_equal(proc_start(&p, &spec, &e), VPN_OK);
-	assert_true(wait_dead(p, 5000));
 	proc_stop(p);
 	unsetenv("VPND_PROC_OVR");
 	text = slurp(logp);
@@ -301,25 +349,26 @@ test_ready_and_stop(void **state)
 	const char *argv[] = { self, "--proc-helper", "listen", path_in(sock, sizeof(sock), "d.sock"),
 			       "300", NULL };
 	struct proc_spec spec = { .name = "listener", .argv = argv, .ready_path = sock,
-				  .ready_timeout_ms = 5000 };
+				  .ready_timeout_ms = WAIT_MS, .stop_timeout_ms = WAIT_MS };
 	struct proc *p = NULL;
 	struct vpn_error e;
+	char logged[1024];
 	int64_t t0;
 	pid_t pid;
 
 	(void)state;
 	t0 = now_ms();
 	assert_int_equal(proc_start(&p, &spec, &e), VPN_OK);
-	assert_true(now_ms() - t0 >= 300);	/* waited for the socket */
+	assert_true(now_ms() - t0 >= 300);	/* waited for the socket (a lower bound) */
 	assert_true(can_connect(sock));
 	assert_true(proc_alive(p));
 	pid = proc_pid(p);
 	assert_true(pid > 0);
 	assert_int_equal(getpgid(pid), pid);	/* its own session and group */
 	assert_int_equal(proc_restarts(p), 0);
-	t0 = now_ms();
-	proc_stop(p);
-	assert_true(now_ms() - t0 < 1000);	/* SIGTERM was enough */
+	/* SIGTERM was enough: proc logs (at warn) when it has to SIGKILL */
+	stop_logged(p, logged, sizeof(logged));
+	assert_null(strstr(logged, "SIGKILL"));
 	assert_true(pid_gone(pid));
 	proc_stop(NULL);
 	assert_int_equal(proc_pid(NULL), 0);
@@ -369,6 +418,7 @@ test_startup_exit_quotes_log(void **state)
 			       "printf 'bad\\033byte\\n\\n' >&2; exit 3", NULL };
 	struct proc_spec spec = { .name = "crasher", .argv = argv,
 				  .ready_path = path_in(sock, sizeof(sock), "c.sock"),
+				  .ready_timeout_ms = WAIT_MS,
 				  .log_path = path_in(logp, sizeof(logp), "c.log") };
 	struct proc *p = NULL;
 	struct vpn_error e;
@@ -407,7 +457,7 @@ test_long_log_lines_capped(void **state)
 			       "'xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx'; i=$((i+1)); done; "
 			       "echo; exit 1", NULL };
 	struct proc_spec spec = { .name = "long", .argv = argv, .ready_path = "/nonexistent.sock",
-				  .log_path = path_in(logp, sizeof(logp), "l.log") };
+				  .ready_timeout_ms = WAIT_MS, .log_path = path_in(logp, sizeof(logp), "l.log") };
 	struct proc *p = NULL;
 	struct vpn_error e;
 
@@ -475,38 +525,48 @@ test_spec_errors(void **state)
 	assert_no_children();
 }
 
+/*
+ * The backoff runs on a fake clock (fake_now) that only this test moves, so "not yet due" and
+ * "due" are exact instants whatever the load; the children are real. Attempts are counted in
+ * the log, where the script writes them before it exits or execs the listener: "attempt" per
+ * start, "refused" per failed one.
+ */
 static void
 test_restart_backoff(void **state)
 {
 	char sock[128], flag[128], logp[128], cmd[PATH_MAX + 512];
 	const char *argv[] = { SH, "-c", cmd, NULL };
-	struct proc_spec spec = { .name = "flappy", .argv = argv, .ready_timeout_ms = 3000 };
+	struct proc_spec spec = { .name = "flappy", .argv = argv, .ready_timeout_ms = WAIT_MS };
 	struct proc *p = NULL;
 	struct vpn_error e;
 	bool restarted = true;
-	pid_t pid1, pid2;
+	pid_t pid1, pid2, pid3;
 	int64_t t0;
-	int fd, tries;
+	int fd;
 
 	(void)state;
 	spec.ready_path = path_in(sock, sizeof(sock), "r.sock");
 	spec.log_path = path_in(logp, sizeof(logp), "r.log");
 	path_in(flag, sizeof(flag), "allowed");
 	/* the shell execs the helper: the PID is the listener's */
-	assert_true(snprintf(cmd, sizeof(cmd), "test -e '%s' || { echo refused; exit 4; }; "
+	assert_true(snprintf(cmd, sizeof(cmd), "echo attempt; test -e '%s' || { echo refused; exit 4; }; "
 			     "exec '%s' --proc-helper listen '%s' 0", flag, self, sock) <
 		    (int)sizeof(cmd));
 	fd = open(flag, O_CREAT | O_WRONLY, 0600);
 	close(fd);
+	fake_now = 1000000;
+	proc_set_backoff_clock(fake_clock);
+	assert_int_equal(proc_next_attempt_ms(NULL), 0);
 	assert_int_equal(proc_start(&p, &spec, &e), VPN_OK);
 	pid1 = proc_pid(p);
+	assert_int_equal(proc_next_attempt_ms(p), fake_now + PROC_BACKOFF_MIN_MS);
 	assert_int_equal(proc_check(p, &restarted, &e), VPN_OK);
 	assert_false(restarted);
 
-	/* killed after the first backoff (100 ms) has passed: restarted at once */
-	usleep(150 * 1000);
+	/* killed once the first backoff (100 ms) has passed: restarted at once */
+	fake_now += PROC_BACKOFF_MIN_MS;
 	assert_int_equal(kill(pid1, SIGKILL), 0);
-	assert_true(wait_dead(p, 2000));
+	assert_true(wait_dead(p, WAIT_MS));
 	if (proc_check(p, &restarted, &e))
 		fail_msg("%s", e.msg);
 	assert_true(restarted);
@@ -515,40 +575,80 @@ test_restart_backoff(void **state)
 	assert_true(pid2 > 0 && pid2 != pid1);
 	assert_true(can_connect(sock));
 	assert_true(pid_gone(pid1));
+	assert_int_equal(proc_next_attempt_ms(p), fake_now + 2 * PROC_BACKOFF_MIN_MS);
+	assert_int_equal(count_in(logp, "attempt"), 2);
 
-	/* killed again at once: the next attempt waits 200 ms; the caller is not blocked */
+	/*
+	 * killed again at once: the next attempt is due 200 ms after the restart. Until then
+	 * proc_check says so and starts nothing: it returns (the caller is not blocked) while the
+	 * deadline is still ahead, down to its last millisecond.
+	 */
 	assert_int_equal(kill(pid2, SIGKILL), 0);
-	assert_true(wait_dead(p, 2000));
-	t0 = now_ms();
+	assert_true(wait_dead(p, WAIT_MS));
 	vpn_error_clear(&e);
 	assert_int_equal(proc_check(p, &restarted, &e), VPN_E_INTERNAL);
-	assert_true(now_ms() - t0 < 100);
 	assert_false(restarted);
 	fprintf(stderr, "%s\n", e.msg);
-	assert_non_null(strstr(e.msg, "flappy is not running (killed by signal 9 (SIGKILL)); "
-				      "next restart attempt in "));
+	assert_string_equal(e.msg, "flappy is not running (killed by signal 9 (SIGKILL)); "
+				   "next restart attempt in 200 ms");
 	assert_int_equal(proc_pid(p), 0);
+	fake_now += 2 * PROC_BACKOFF_MIN_MS - 1;
+	assert_int_equal(proc_check(p, &restarted, &e), VPN_E_INTERNAL);
+	assert_false(restarted);
+	assert_non_null(strstr(e.msg, "next restart attempt in 1 ms"));
+	assert_true(fake_now < proc_next_attempt_ms(p));
+	assert_int_equal(count_in(logp, "attempt"), 2);
+	assert_int_equal(proc_restarts(p), 1);
 
-	/* that attempt fails (the script refuses), then 400 ms until the next */
+	/* when due, that attempt fails (the script refuses): then 400 ms until the next */
 	unlink(flag);
-	for (tries = 0; proc_check(p, &restarted, &e) == VPN_E_INTERNAL &&
-			strstr(e.msg, "is not running"); tries++)
-		usleep(20 * 1000);
-	assert_true(tries >= 3);
+	fake_now++;
+	vpn_error_clear(&e);
+	assert_int_equal(proc_check(p, &restarted, &e), VPN_E_INTERNAL);
 	assert_false(restarted);
 	fprintf(stderr, "%s\n", e.msg);
-	assert_non_null(strstr(e.msg, "exited during startup (exit status 4); log: refused; "));
+	assert_non_null(strstr(e.msg, "exited during startup (exit status 4); log: attempt | refused; "));
 	assert_non_null(strstr(e.msg, "next restart attempt in 400 ms"));
-	t0 = now_ms();
+	assert_int_equal(count_in(logp, "refused"), 1);
+	assert_int_equal(count_in(logp, "attempt"), 3);
+	assert_int_equal(proc_next_attempt_ms(p), fake_now + 4 * PROC_BACKOFF_MIN_MS);
+
+	/* nothing is attempted before then, even once the script would succeed */
 	fd = open(flag, O_CREAT | O_WRONLY, 0600);
 	close(fd);
-	while (proc_check(p, &restarted, &e) != VPN_OK)
-		usleep(20 * 1000);
+	fake_now += 4 * PROC_BACKOFF_MIN_MS - 1;
+	vpn_error_clear(&e);
+	assert_int_equal(proc_check(p, &restarted, &e), VPN_E_INTERNAL);
+	assert_false(restarted);
+	assert_string_equal(e.msg, "flappy is not running (exit status 4); next restart attempt "
+				   "in 1 ms");
+	assert_int_equal(count_in(logp, "refused"), 1);
+	assert_int_equal(count_in(logp, "attempt"), 3);
+	fake_now++;
+	if (proc_check(p, &restarted, &e))
+		fail_msg("%s", e.msg);
 	assert_true(restarted);
-	assert_true(now_ms() - t0 >= 300);
 	assert_int_equal(proc_restarts(p), 2);
 	assert_true(can_connect(sock));
+	assert_int_equal(count_in(logp, "attempt"), 4);
+	assert_int_equal(count_in(logp, "refused"), 1);
+	assert_int_equal(proc_next_attempt_ms(p), fake_now + 8 * PROC_BACKOFF_MIN_MS);
+
+	/* a child that stayed up PROC_BACKOFF_MAX_MS earns the first backoff again */
+	t0 = fake_now;
+	fake_now += PROC_BACKOFF_MAX_MS;
+	pid3 = proc_pid(p);
+	assert_int_equal(kill(pid3, SIGKILL), 0);
+	assert_true(wait_dead(p, WAIT_MS));
+	assert_int_equal(proc_next_attempt_ms(p), t0 + PROC_BACKOFF_MIN_MS);
+	if (proc_check(p, &restarted, &e))
+		fail_msg("%s", e.msg);
+	assert_true(restarted);
+	assert_int_equal(proc_restarts(p), 3);
+	assert_true(proc_pid(p) > 0 && proc_pid(p) != pid3);
+	assert_int_equal(proc_next_attempt_ms(p), fake_now + 2 * PROC_BACKOFF_MIN_MS);
 	proc_stop(p);
+	proc_set_backoff_clock(NULL);
 	assert_no_children();
 }
 
@@ -562,7 +662,8 @@ test_stop_sigkill(void **state)
 				  .stop_timeout_ms = 300 };
 	struct proc *p = NULL;
 	struct vpn_error e;
-	int64_t t0, dt;
+	char logged[1024], want[128];
+	int64_t t0;
 	pid_t pid;
 
 	(void)state;
@@ -572,10 +673,12 @@ test_stop_sigkill(void **state)
 	usleep(50 * 1000);
 	assert_true(proc_alive(p));
 	t0 = now_ms();
-	proc_stop(p);
-	dt = now_ms() - t0;
-	fprintf(stderr, "stopped after %lld ms\n", (long long)dt);
-	assert_true(dt >= 300 && dt < 2000);
+	stop_logged(p, logged, sizeof(logged));
+	/* it waited the stop timeout (a lower bound), then SIGKILLed: proc says so */
+	assert_true(now_ms() - t0 >= 300);
+	snprintf(want, sizeof(want), "stubborn (pid %d) still running 300 ms after SIGTERM; SIGKILL",
+		 (int)pid);
+	assert_non_null(strstr(logged, want));
 	assert_true(pid_gone(pid));
 	assert_no_children();
 }
@@ -611,7 +714,7 @@ test_parent_death(void **state)
 	close(fds[0]);
 	assert_int_equal(waitpid(mid, &st, 0), mid);
 	assert_true(WIFEXITED(st) && WEXITSTATUS(st) == 0);
-	end = now_ms() + 3000;
+	end = now_ms() + WAIT_MS;
 	while (waitpid(child, &st, WNOHANG) != child) {
 		if (now_ms() > end) {
 			kill(child, SIGKILL);
@@ -630,10 +733,12 @@ test_parent_death(void **state)
 static void
 test_run_dir(void **state)
 {
-	char run[128], logp[128], marker[160];
-	const char *argv[] = { SH, "-c", "test -e /run/vpnd-proc-marker && echo marker-seen; "
-			       "echo pid=$$ > /run/daemon.pid", NULL };
-	struct proc_spec spec = { .name = "runner", .argv = argv };
+	char run[128], logp[128], marker[160], sock[128], cmd[PATH_MAX + 512];
+	const char *argv[] = { SH, "-c", cmd, NULL };
+	/* ready (listening outside /run) only after the script has looked and written */
+	struct proc_spec spec = { .name = "runner", .argv = argv,
+				  .ready_path = path_in(sock, sizeof(sock), "run.sock"),
+				  .ready_timeout_ms = WAIT_MS };
 	struct proc *p = NULL;
 	struct vpn_error e;
 	int fd;
@@ -643,6 +748,9 @@ test_run_dir(void **state)
 		fprintf(stderr, "skipped: not root (a mount namespace needs CAP_SYS_ADMIN)\n");
 		skip();
 	}
+	assert_true(snprintf(cmd, sizeof(cmd), "test -e /run/vpnd-proc-marker && echo marker-seen; "
+			     "echo pid=$$ > /run/daemon.pid; exec '%s' --proc-helper listen '%s' 0",
+			     self, sock) < (int)sizeof(cmd));
 	spec.run_dir = path_in(run, sizeof(run), "run");
 	spec.log_path = path_in(logp, sizeof(logp), "run.log");
 	assert_int_equal(mkdir(run, 0755), 0);
@@ -657,7 +765,6 @@ test_run_dir(void **state)
 		}
 		fail_msg("%s", e.msg);
 	}
-	assert_true(wait_dead(p, 5000));
 	proc_stop(p);
 	assert_non_null(strstr(slurp(logp), "marker-seen"));
 	snprintf(marker, sizeof(marker), "%s/daemon.pid", run);
@@ -690,6 +797,6 @@ main(int argc, char **argv)
 		return 1;
 	self[n] = '\0';
 	log_set_level(LOG_LVL_WARN);
-	alarm(60);	/* bound; children die with us (PR_SET_PDEATHSIG) */
+	alarm(4 * WAIT_MS / 1000);	/* bound; children die with us (PR_SET_PDEATHSIG) */
 	return cmocka_run_group_tests_name("proc", tests, NULL, NULL) ? 1 : 0;
 }
