@@ -76,8 +76,12 @@ rematch(bool policy, const char *path, long idx, const char *const want[API_MAX_
 			   caps[i] ? caps[i] : "-", want[i] ? want[i] : "-");
 }
 
-/* The segment of @url right after @marker ("orgs/", "sddcs/"), as the URL spells it. */
-static void
+/*
+ * The segment of @url right after @marker ("/orgs/", "/sddcs/") is @id, as the URL spells it;
+ * returns where that segment ends, to look for the next marker from there (an org may be
+ * called "sddcs").
+ */
+static const char *
 check_id(const char *url, const char *marker, const char *id)
 {
 	const char *p = strstr(url, marker);
@@ -88,6 +92,7 @@ check_id(const char *url, const char *marker, const char *id)
 	n = strcspn(p, "/");
 	FUZZ_CHECK(strlen(id) == n && !strncmp(id, p, n),
 		   "captured id '%s' is not the URL's segment '%.*s'", id, (int)n, p);
+	return p + n;
 }
 
 int
@@ -105,8 +110,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	policy = api_normalize(url, path, sizeof(path), org, sddc, sizeof(org));
 	if (policy) {
 		if (org[0] || sddc[0]) {
-			check_id(url, "/orgs/", org);
-			check_id(url, "/sddcs/", sddc);
+			check_id(check_id(url, "/orgs/", org), "/sddcs/", sddc);
 		}
 		snprintf(full, sizeof(full), "%s%s", API_PREFIX, path);
 		FUZZ_CHECK(api_normalize(full, again, sizeof(again), o2, s2, sizeof(o2)),
