@@ -41,6 +41,24 @@ fnv1a(const char *s)
 	return h;
 }
 
+/*
+ * Test hook (tests/api/test_limits.py): VPND_TEST_RATE_SLOWDOWN=N (2..1000) refills every
+ * bucket N times slower than configured, so that a test's "the next request is still refused"
+ * cannot race a refill on a loaded machine even at the smallest rate (1/s). Unset: 1.
+ */
+static int64_t
+test_slowdown(void)
+{
+	const char *v = getenv("VPND_TEST_RATE_SLOWDOWN");
+	char *end;
+	long n;
+
+	if (!v || !*v)
+		return 1;
+	n = strtol(v, &end, 10);
+	return *end || n < 2 || n > 1000 ? 1 : n;
+}
+
 struct rl *
 rl_new(unsigned rate, unsigned burst, size_t max_keys)
 {
@@ -55,7 +73,7 @@ rl_new(unsigned rate, unsigned burst, size_t max_keys)
 	if (!rl)
 		return NULL;
 	rl->rate = rate;
-	rl->interval = NS_PER_S / rate;
+	rl->interval = NS_PER_S / rate * test_slowdown();
 	rl->tolerance = rl->interval * (int64_t)(burst - 1);
 	rl->cap = (max_keys + RL_SHARDS - 1) / RL_SHARDS;
 	for (i = 0; i < RL_SHARDS; i++) {

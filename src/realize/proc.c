@@ -13,6 +13,7 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -101,12 +102,12 @@ now_ms(void)
  * now_ms unless a test replaced it (proc_set_backoff_clock). Readiness and stop timeouts always
  * use now_ms.
  */
-static int64_t (*backoff_clock)(void) = now_ms;
+static _Atomic(int64_t (*)(void)) backoff_clock = now_ms;	/* set by a test thread */
 
 static int64_t
 backoff_now(void)
 {
-	return backoff_clock();
+	return atomic_load(&backoff_clock)();
 }
 
 static void
@@ -822,5 +823,5 @@ proc_next_attempt_ms(const struct proc *p)
 void
 proc_set_backoff_clock(int64_t (*now)(void))
 {
-	backoff_clock = now ? now : now_ms;
+	atomic_store(&backoff_clock, now ? now : now_ms);
 }

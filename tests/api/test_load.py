@@ -86,6 +86,10 @@ def _corruptions(path):
          "WHERE path = ?", (path,)),                                    # bad literal, not indexed
         ("UPDATE objects SET body = replace(body, '\"display_name\":\"', "
          "'\"display_name\":\"' || char(1)) WHERE path = ?", (path,)),  # control character
+        # an escaped key: "ps\u006b" is "psk" to JSON but not to a byte comparison, so the
+        # secret would have stayed in the public text (review finding): refused
+        ("UPDATE objects SET body = replace(body, '\"psk\":', '\"ps\\u006b\":') "
+         "WHERE path = ?", (path,)),
     ]
 
 
