@@ -40,6 +40,7 @@
 #include "realize/proc.h"
 #include "realize/vici.h"
 #include "proc_stop_logged.h"
+#include "run_quiet.h"
 
 #define WAIT_MS 20000	/* bound for events that must happen (generous: a loaded machine) */
 
@@ -70,37 +71,6 @@ now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Run argv quietly, bounded by 5 s; its exit status, or -1. Async-signal-safe. */
-static int
-run(char *const argv[])
-{
-	static char *const envp[] = { "PATH=/usr/sbin:/usr/bin:/sbin:/bin", NULL };
-	struct timespec ts = { 0, 10 * 1000 * 1000 };
-	int st, i;
-	pid_t pid = fork();
-
-	if (pid < 0)
-		return -1;
-	if (pid == 0) {
-		int null = open("/dev/null", O_RDWR);
-
-		if (null >= 0) {
-			dup2(null, 0);
-			dup2(null, 1);
-			dup2(null, 2);
-		}
-		execve(argv[0], argv, envp);
-		_exit(127);
-	}
-	for (i = 0; i < 500; i++) {
-		if (waitpid(pid, &st, WNOHANG) == pid)
-			return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-		nanosleep(&ts, NULL);
-	}
-	kill(pid, SIGKILL);
-	waitpid(pid, &st, 0);
-	return -1;
-}
 
 static void
 ns_del(void)
