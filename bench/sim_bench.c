@@ -70,7 +70,7 @@ sess_build(struct rz_session *s, struct rz_selector *sel, size_t i, int64_t life
 	snprintf(s->peer_address, sizeof(s->peer_address), "10.%zu.%zu.%zu", (i >> 16) & 255,
 		 (i >> 8) & 255, i & 255);
 	snprintf(s->peer_id, sizeof(s->peer_id), "%s", s->peer_address);
-	snprintf(s->psk, sizeof(s->psk), "VMware12345");
+	snprintf(s->psk, sizeof(s->psk), "sim-bench-psk");
 	s->initiation = RZ_INIT_INITIATOR;
 	s->ike.version = RZ_IKE_V2;
 	s->ike.enc = RZ_ENC_AES_GCM_128;
