@@ -1585,15 +1585,23 @@ vici_load_conn(struct vici_conn *c, const struct vici_conn_cfg *cfg, int timeout
 	return simple_cmd(c, "load-conn", req, timeout_ms, err);
 }
 
-enum vpn_err
-vici_unload_conn(struct vici_conn *c, const char *name, int timeout_ms, struct vpn_error *err)
+/* A command whose request is one key = value (the unload-* commands). */
+static enum vpn_err
+one_kv_cmd(struct vici_conn *c, const char *cmd, const char *key, const char *value,
+	   int timeout_ms, struct vpn_error *err)
 {
 	struct vici_msg *req = vici_msg_new();
 
 	if (!req)
 		return vpn_error_set(err, VPN_E_NOMEM, 0, "vici: out of memory");
-	vici_add_kvs(req, "name", name);
-	return simple_cmd(c, "unload-conn", req, timeout_ms, err);
+	vici_add_kvs(req, key, value);
+	return simple_cmd(c, cmd, req, timeout_ms, err);
+}
+
+enum vpn_err
+vici_unload_conn(struct vici_conn *c, const char *name, int timeout_ms, struct vpn_error *err)
+{
+	return one_kv_cmd(c, "unload-conn", "name", name, timeout_ms, err);
 }
 
 enum vpn_err
@@ -1612,12 +1620,7 @@ vici_load_shared(struct vici_conn *c, const char *id, const void *psk, size_t ps
 enum vpn_err
 vici_unload_shared(struct vici_conn *c, const char *id, int timeout_ms, struct vpn_error *err)
 {
-	struct vici_msg *req = vici_msg_new();
-
-	if (!req)
-		return vpn_error_set(err, VPN_E_NOMEM, 0, "vici: out of memory");
-	vici_add_kvs(req, "id", id);
-	return simple_cmd(c, "unload-shared", req, timeout_ms, err);
+	return one_kv_cmd(c, "unload-shared", "id", id, timeout_ms, err);
 }
 
 static enum vpn_err
